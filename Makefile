@@ -1,0 +1,36 @@
+# The two commands of the README: `make demo` runs the main job offline, `make test` runs every test.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo generate check lint typecheck pytest bench clean
+
+# (Re)create the virtual environment and install the project with its dev tools when
+# pyproject.toml changes; everything the tests need is installed from here.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP) check lint typecheck pytest
+
+generate: $(STAMP)
+	$(PY) -m codegen generate
+
+check: $(STAMP)
+	$(PY) -m codegen check
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+pytest: $(STAMP)
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,78 @@
+"""Writing generated packages, and comparing them with what is on disk (the drift check)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .build import build_api
+from .diagnostics import SpecError
+from .ir import ApiIR
+from .loader import load_spec_text
+from .render import render_package
+from .schema import check_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC_DIR = ROOT / "spec"
+OUT_DIR = ROOT / "tcia_sdk"
+
+
+def spec_label(path: Path) -> str:
+    """The spec's path as written into headers: relative to the project, so output is portable."""
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return path.name
+
+
+def load_api_text(text: str, label: str) -> ApiIR:
+    """Load, validate and build one spec's text; SpecError lists every problem found."""
+    loaded = load_spec_text(text, label)
+    problems = check_schema(loaded.data, loaded.locator)
+    if problems:
+        raise SpecError(problems)
+    return build_api(loaded.data, loaded.locator, label, loaded.text)
+
+
+def load_api(path: Path) -> ApiIR:
+    return load_api_text(path.read_text(encoding="utf-8"), spec_label(path))
+
+
+def default_specs() -> list[Path]:
+    return sorted(SPEC_DIR.glob("*.yaml"))
+
+
+def planned_files(api: ApiIR, out_dir: Path) -> dict[Path, str]:
+    package = out_dir / api.package
+    return {package / name: text for name, text in render_package(api).items()}
+
+
+def write_files(files: dict[Path, str]) -> list[Path]:
+    """Write what changed; remove stale .py files the generator no longer emits."""
+    changed: list[Path] = []
+    for directory in {p.parent for p in files}:
+        directory.mkdir(parents=True, exist_ok=True)
+        for existing in directory.glob("*.py"):
+            if existing not in files:
+                existing.unlink()
+                changed.append(existing)
+    for path, text in sorted(files.items()):
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8", newline="\n")
+            changed.append(path)
+    return changed
+
+
+def drift(files: dict[Path, str]) -> list[tuple[Path, str]]:
+    """Files whose committed content differs from a fresh generation, with the reason."""
+    out: list[tuple[Path, str]] = []
+    for directory in sorted({p.parent for p in files}):
+        if directory.is_dir():
+            for existing in sorted(directory.glob("*.py")):
+                if existing not in files:
+                    out.append((existing, "not produced by the generator (stale)"))
+    for path, text in sorted(files.items()):
+        if not path.exists():
+            out.append((path, "missing"))
+        elif path.read_text(encoding="utf-8") != text:
+            out.append((path, "differs from a fresh generation"))
+    return out

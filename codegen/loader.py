@@ -1,0 +1,87 @@
+"""YAML -> plain data, remembering the line of every path and refusing duplicate keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import yaml
+
+from .diagnostics import Diagnostic, Locator, SpecError, YamlPath
+
+
+@attrs.frozen
+class LoadedSpec:
+    data: Any
+    locator: Locator
+    text: str
+
+
+def load_spec_text(text: str, file: str) -> LoadedSpec:
+    """Parse one spec; raise SpecError listing every YAML-level problem."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise SpecError(
+            [Diagnostic(file, line, (), f"invalid YAML: {problem}, expected well-formed YAML")]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Diagnostic(file, 1, (), f"invalid YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise SpecError([Diagnostic(file, 1, (), "empty spec, expected a mapping")])
+    lines: dict[YamlPath, int] = {}
+    problems: list[Diagnostic] = []
+    data = _convert(node, (), lines, problems, file, yaml.SafeLoader(""))
+    if problems:
+        raise SpecError(problems)
+    return LoadedSpec(data, Locator(file, lines), text)
+
+
+def _convert(
+    node: yaml.Node,
+    path: YamlPath,
+    lines: dict[YamlPath, int],
+    problems: list[Diagnostic],
+    file: str,
+    constructor: yaml.SafeLoader,
+) -> Any:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = constructor.construct_object(key_node)
+            line = key_node.start_mark.line + 1
+            if key == "<<":
+                problems.append(
+                    Diagnostic(file, line, path, "merge keys (<<) are not supported, expected plain keys")
+                )
+                continue
+            if not isinstance(key, str):
+                key = str(key)
+            if key in out:
+                first = lines.get((*path, key), line)
+                problems.append(
+                    Diagnostic(
+                        file,
+                        line,
+                        (*path, key),
+                        f"duplicate key {key!r} (first defined on line {first}), expected each key once",
+                    )
+                )
+                continue
+            child: YamlPath = (*path, key)
+            lines[child] = line
+            out[key] = _convert(value_node, child, lines, problems, file, constructor)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _convert(item, (*path, index), lines, problems, file, constructor)
+            for index, item in enumerate(node.value)
+        ]
+    return constructor.construct_object(node)

@@ -1,0 +1,76 @@
+"""tcia_sdk: a typed sync/async SDK for The Cancer Imaging Archive, generated from YAML specs.
+
+API versions live in subpackages (``tcia_sdk.v3``, ...), each with ``Client`` and ``AsyncClient``.
+Importing ``tcia_sdk`` is cheap: it loads the errors only; the runtime (httpx) and a version's models
+load when first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    DownloadError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseDecodeError,
+    ServerError,
+    TCIAError,
+)
+
+if TYPE_CHECKING:
+    from ._runtime import Download, Hooks, RawResponse, RequestEvent, ResponseEvent, RetryPolicy
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "Download",
+    "DownloadError",
+    "Hooks",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RawResponse",
+    "RequestEvent",
+    "ResponseDecodeError",
+    "ResponseEvent",
+    "RetryPolicy",
+    "ServerError",
+    "TCIAError",
+    "__version__",
+]
+
+_LAZY = {
+    "Download": "._runtime",
+    "Hooks": "._runtime",
+    "RawResponse": "._runtime",
+    "RequestEvent": "._runtime",
+    "ResponseEvent": "._runtime",
+    "RetryPolicy": "._runtime",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tcia_sdk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

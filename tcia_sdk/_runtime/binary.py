@@ -1,0 +1,167 @@
+"""Where a binary body goes: a path (atomically), a caller's file object, or memory."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import IO, BinaryIO, Protocol
+
+import attrs
+
+TEMP_PREFIX = ".tcia-partial-"
+CHUNK_SIZE = 1 << 16
+
+
+@attrs.frozen
+class Download:
+    """What a binary endpoint wrote: where, how many bytes, and what the server called it."""
+
+    path: Path | None
+    bytes_written: int
+    content_type: str
+    filename: str | None
+
+
+class Sink(Protocol):
+    """Receives a body in chunks. ``restartable`` is True while a retry may start over."""
+
+    @property
+    def restartable(self) -> bool: ...
+
+    def write(self, chunk: bytes) -> None: ...
+
+    def restart(self) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class PathSink:
+    """Writes to a temporary file beside ``path`` and renames it into place only when complete.
+
+    A failure or an interruption never leaves a partial file at ``path``: at worst a
+    ``.tcia-partial-*`` file, which `remove_stale_partials` cleans up on the next run.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=path.parent)
+        self._tmp = Path(tmp)
+        self._file: BinaryIO = os.fdopen(fd, "wb")
+        self.bytes_written = 0
+
+    @property
+    def restartable(self) -> bool:
+        return True
+
+    def write(self, chunk: bytes) -> None:
+        self._file.write(chunk)
+        self.bytes_written += len(chunk)
+
+    def restart(self) -> None:
+        self._file.seek(0)
+        self._file.truncate()
+        self.bytes_written = 0
+
+    def commit(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+class FileObjectSink:
+    """Writes into the caller's file object: bytes reach the caller at once, so no restart."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = file
+        self.bytes_written = 0
+
+    @property
+    def restartable(self) -> bool:
+        return self.bytes_written == 0
+
+    def write(self, chunk: bytes) -> None:
+        self._file.write(chunk)
+        self.bytes_written += len(chunk)
+
+    def restart(self) -> None:
+        if self.bytes_written:
+            raise RuntimeError("cannot restart a download that reached the caller's file")
+
+    def commit(self) -> None:
+        self._file.flush()
+
+    def abort(self) -> None:
+        return None
+
+
+class MemorySink:
+    """Collects a small body (one DICOM instance) in memory."""
+
+    def __init__(self) -> None:
+        self._buffer = io.BytesIO()
+
+    @property
+    def restartable(self) -> bool:
+        return True
+
+    @property
+    def bytes_written(self) -> int:
+        return self._buffer.tell()
+
+    def write(self, chunk: bytes) -> None:
+        self._buffer.write(chunk)
+
+    def restart(self) -> None:
+        self._buffer = io.BytesIO()
+
+    def commit(self) -> None:
+        return None
+
+    def abort(self) -> None:
+        return None
+
+    def getvalue(self) -> bytes:
+        return self._buffer.getvalue()
+
+
+_FILENAME = re.compile(r"""filename\*?=(?:UTF-8''|"?)([^";]+)"?""", re.IGNORECASE)
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def sanitize_filename(name: str | None) -> str | None:
+    """A server-provided file name reduced to a safe base name (no directories, no dot-files)."""
+    if not name:
+        return None
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = _UNSAFE.sub("_", base).lstrip(".")
+    return base[:200] or None
+
+
+def content_disposition_filename(header: str | None) -> str | None:
+    if not header:
+        return None
+    match = _FILENAME.search(header)
+    return sanitize_filename(match.group(1).strip()) if match else None
+
+
+def remove_stale_partials(directory: Path) -> int:
+    """Delete temporary files left by an interrupted run; returns how many were removed."""
+    removed = 0
+    if directory.is_dir():
+        for tmp in directory.glob(f"{TEMP_PREFIX}*"):
+            if tmp.is_file():
+                tmp.unlink(missing_ok=True)
+                removed += 1
+    return removed
