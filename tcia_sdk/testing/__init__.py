@@ -1,0 +1,28 @@
+"""Testing tools: a loopback HTTP server with deterministic fault injection.
+
+Consuming services use it to test their own pipelines offline::
+
+    from tcia_sdk.testing import FaultPlan, LoopbackServer, Response, Status
+
+    with LoopbackServer(lambda request: Response(200, b"[]")) as server:
+        server.faults.add(Status(429, headers={"Retry-After": "0"}), times=1)
+        ...  # point a client at server.url
+        assert server.count("getSeries") == 2
+"""
+
+from ._faults import CorruptBody, Delay, Fault, FaultPlan, ResetMidBody, Status, Truncate
+from ._http import App, LoopbackServer, Request, Response
+
+__all__ = [
+    "App",
+    "CorruptBody",
+    "Delay",
+    "Fault",
+    "FaultPlan",
+    "LoopbackServer",
+    "Request",
+    "ResetMidBody",
+    "Response",
+    "Status",
+    "Truncate",
+]
