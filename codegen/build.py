@@ -6,7 +6,7 @@ import hashlib
 from typing import Any
 
 from .diagnostics import Diagnostic, Locator, SpecError, YamlPath
-from .ir import ApiIR, AuthIR, EndpointIR, FieldIR, ModelIR, ParamIR
+from .ir import ApiIR, AuthIR, DownloadIR, EndpointIR, FieldIR, ModelIR, ParamIR
 from .naming import is_class_name, is_snake_identifier, python_identifier, snake_case
 
 # Keyword arguments every generated method has; a spec parameter must not take these names.
@@ -82,6 +82,10 @@ class _Builder:
             endpoint = self._endpoint(wire, spec, path, shared, resources, model_names, formats)
             if endpoint is None:
                 continue
+            if endpoint.constant in ("API", "DOWNLOAD", "ENDPOINTS", "MODELS"):
+                self.error(
+                    path, f"Python name {endpoint.python!r} clashes with a generated constant, set `name:`"
+                )
             if endpoint.python in seen_python:
                 self.error(
                     path,
@@ -102,6 +106,7 @@ class _Builder:
                     ("api", "formats", "content_types"),
                     f"no content type for format(s) {', '.join(missing)}, expected one per value",
                 )
+        download = self._download(endpoints)
         if self.problems:
             raise SpecError(self.problems)
         return ApiIR(
@@ -130,6 +135,45 @@ class _Builder:
             endpoints=tuple(endpoints),
             spec_file=self.spec_file,
             spec_sha256=hashlib.sha256(self.text.encode("utf-8")).hexdigest(),
+            download=download,
+        )
+
+    def _download(self, endpoints: list[EndpointIR]) -> DownloadIR | None:
+        spec = self.data.get("download")
+        if spec is None:
+            return None
+        by_wire = {e.wire: e for e in endpoints}
+        path: YamlPath = ("download",)
+        expected_kinds = {"zip": "binary", "metadata": "rows", "single_image": "binary", "sop_uids": "values"}
+        for key, kind in expected_kinds.items():
+            name = spec.get(key)
+            if name is None:
+                continue
+            endpoint = by_wire.get(name)
+            if endpoint is None:
+                self.error((*path, key), f"unknown endpoint {name!r}, expected one of: {', '.join(by_wire)}")
+            elif endpoint.kind != kind:
+                self.error((*path, key), f"endpoint {name!r} answers {endpoint.kind}, expected {kind}")
+        metadata = by_wire.get(spec["metadata"])
+        for key in ("metadata_by", "metadata_list_param"):
+            param = spec.get(key)
+            if param is not None and metadata is not None and param not in {p.wire for p in metadata.params}:
+                self.error((*path, key), f"{spec['metadata']!r} has no parameter {param!r}")
+        if ("metadata_by" in spec) == ("metadata_list_param" in spec):
+            self.error(path, "give exactly one of `metadata_by:` or `metadata_list_param:`")
+        return DownloadIR(
+            zip=spec["zip"],
+            metadata=spec["metadata"],
+            count_field=spec["count_field"],
+            zip_params=tuple(sorted(spec.get("zip_params", {}).items())),
+            zip_layout=spec.get("zip_layout", "nbia"),
+            md5_file=spec.get("md5_file"),
+            metadata_by=spec.get("metadata_by"),
+            metadata_list_param=spec.get("metadata_list_param"),
+            metadata_chunk=spec.get("metadata_chunk"),
+            size_field=spec.get("size_field"),
+            single_image=spec.get("single_image"),
+            sop_uids=spec.get("sop_uids"),
         )
 
     def _models(self) -> list[ModelIR]:
@@ -220,6 +264,7 @@ class _Builder:
             date_format=spec.get("date_format"),
             enum=tuple(spec.get("enum", ())),
             repeated=bool(spec.get("repeated", False)),
+            matches=spec.get("matches"),
         )
 
     def _endpoint(

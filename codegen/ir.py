@@ -33,6 +33,7 @@ class ParamIR:
     date_format: str | None = None
     enum: tuple[str, ...] = ()
     repeated: bool = False
+    matches: str | None = None
 
     @property
     def annotation(self) -> str:
@@ -131,6 +132,22 @@ class AuthIR:
 
 
 @attrs.frozen
+class DownloadIR:
+    zip: str
+    metadata: str
+    count_field: str
+    zip_params: tuple[tuple[str, str], ...] = ()
+    zip_layout: str = "nbia"
+    md5_file: str | None = None
+    metadata_by: str | None = None
+    metadata_list_param: str | None = None
+    metadata_chunk: int | None = None
+    size_field: str | None = None
+    single_image: str | None = None
+    sop_uids: str | None = None
+
+
+@attrs.frozen
 class ApiIR:
     name: str
     package: str
@@ -149,6 +166,10 @@ class ApiIR:
     endpoints: tuple[EndpointIR, ...]
     spec_file: str
     spec_sha256: str
+    download: DownloadIR | None = None
+
+    def endpoint(self, wire: str) -> EndpointIR:
+        return next(e for e in self.endpoints if e.wire == wire)
 
 
 def _literal(value: str) -> str:

@@ -29,6 +29,18 @@ from .errors import (
 
 if TYPE_CHECKING:
     from ._runtime import Download, Hooks, RawResponse, RequestEvent, ResponseEvent, RetryPolicy
+    from .download import (
+        DownloadReport,
+        Estimate,
+        Progress,
+        SeriesResult,
+        adownload_series,
+        aestimate_download,
+        download_series,
+        estimate_download,
+        read_manifest,
+        write_manifest,
+    )
 
 __all__ = [
     "APIConnectionError",
@@ -39,18 +51,28 @@ __all__ = [
     "ConfigurationError",
     "Download",
     "DownloadError",
+    "DownloadReport",
+    "Estimate",
     "Hooks",
     "NotFoundError",
     "PermissionDeniedError",
+    "Progress",
     "RateLimitError",
     "RawResponse",
     "RequestEvent",
     "ResponseDecodeError",
     "ResponseEvent",
     "RetryPolicy",
+    "SeriesResult",
     "ServerError",
     "TCIAError",
     "__version__",
+    "adownload_series",
+    "aestimate_download",
+    "download_series",
+    "estimate_download",
+    "read_manifest",
+    "write_manifest",
 ]
 
 _LAZY = {
@@ -60,6 +82,21 @@ _LAZY = {
     "RequestEvent": "._runtime",
     "ResponseEvent": "._runtime",
     "RetryPolicy": "._runtime",
+    **dict.fromkeys(
+        [
+            "DownloadReport",
+            "Estimate",
+            "Progress",
+            "SeriesResult",
+            "adownload_series",
+            "aestimate_download",
+            "download_series",
+            "estimate_download",
+            "read_manifest",
+            "write_manifest",
+        ],
+        ".download",
+    ),
 }
 
 

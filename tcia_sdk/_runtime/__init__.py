@@ -20,7 +20,7 @@ from .client import (
 )
 from .convert import make_converter
 from .decode import EMPTY_EXTRAS, judge_signature, parse_date, parse_datetime, structure_slow, unstructure
-from .endpoint import ApiInfo, AuthInfo, Endpoint, Field, ModelInfo, Param
+from .endpoint import ApiInfo, AuthInfo, DownloadInfo, Endpoint, Field, ModelInfo, Param
 from .retry import RetryPolicy
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "Destination",
     "Download",
+    "DownloadInfo",
     "EMPTY_EXTRAS",
     "Endpoint",
     "Field",

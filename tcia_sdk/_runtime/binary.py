@@ -6,6 +6,7 @@ import io
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, BinaryIO, Protocol
 
@@ -38,6 +39,9 @@ class Sink(Protocol):
     def commit(self) -> None: ...
 
     def abort(self) -> None: ...
+
+    def value(self) -> bytes | None:
+        """The body itself for an in-memory sink; None where it went to a file."""
 
 
 class PathSink:
@@ -79,6 +83,9 @@ class PathSink:
             self._file.close()
         self._tmp.unlink(missing_ok=True)
 
+    def value(self) -> bytes | None:
+        return None
+
 
 class FileObjectSink:
     """Writes into the caller's file object: bytes reach the caller at once, so no restart."""
@@ -103,6 +110,9 @@ class FileObjectSink:
         self._file.flush()
 
     def abort(self) -> None:
+        return None
+
+    def value(self) -> bytes | None:
         return None
 
 
@@ -132,8 +142,45 @@ class MemorySink:
     def abort(self) -> None:
         return None
 
-    def getvalue(self) -> bytes:
+    def value(self) -> bytes | None:
         return self._buffer.getvalue()
+
+
+class ProgressSink:
+    """Reports the bytes written to another sink (and takes them back when it restarts)."""
+
+    def __init__(self, inner: Sink, report: Callable[[int], None]) -> None:
+        self._inner = inner
+        self._report = report
+        self._written = 0
+
+    @property
+    def restartable(self) -> bool:
+        return self._inner.restartable
+
+    @property
+    def bytes_written(self) -> int:
+        return self._written
+
+    def write(self, chunk: bytes) -> None:
+        self._inner.write(chunk)
+        self._written += len(chunk)
+        self._report(len(chunk))
+
+    def restart(self) -> None:
+        self._inner.restart()
+        if self._written:
+            self._report(-self._written)
+        self._written = 0
+
+    def commit(self) -> None:
+        self._inner.commit()
+
+    def abort(self) -> None:
+        self._inner.abort()
+
+    def value(self) -> bytes | None:
+        return self._inner.value()
 
 
 _FILENAME = re.compile(r"""filename\*?=(?:UTF-8''|"?)([^";]+)"?""", re.IGNORECASE)

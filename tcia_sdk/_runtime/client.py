@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import re
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -41,11 +42,12 @@ from .binary import (
     FileObjectSink,
     MemorySink,
     PathSink,
+    ProgressSink,
     Sink,
     content_disposition_filename,
 )
 from .decode import EXCERPT_LIMIT, DecodeContext, decode_json_result, excerpt
-from .endpoint import ApiInfo, Endpoint
+from .endpoint import ApiInfo, DownloadInfo, Endpoint
 from .params import encode_params
 from .redact import Redactor
 from .retry import RetryPolicy
@@ -176,6 +178,8 @@ class BaseAPIClient:
     """Configuration and response handling shared by the sync and async clients."""
 
     _api: ApiInfo
+    # Set by generated clients from the spec's `download` section (None: no series zips).
+    _download_info: DownloadInfo | None = None
 
     def __init__(
         self,
@@ -324,10 +328,8 @@ class BaseAPIClient:
     def _downloaded(
         self, call: _Call, response: httpx.Response, attempt: int, sink: Sink, path: Path | None
     ) -> RawResponse[Any]:
-        result: Any
-        if isinstance(sink, MemorySink):
-            result = sink.getvalue()
-        else:
+        result: Any = sink.value()
+        if result is None:
             filename = content_disposition_filename(response.headers.get("content-disposition"))
             result = Download(
                 path=path,
@@ -448,6 +450,32 @@ class SyncAPIClient(BaseAPIClient):
         if self._owns_http:
             self._http.close()
 
+    def async_twin(self) -> AsyncAPIClient:
+        """An AsyncClient of the same API with this client's settings and credentials.
+
+        It gets a connection pool of its own (an httpx.Client cannot serve async calls); close it.
+        The bulk downloader uses it to run a sync caller's downloads concurrently.
+        """
+        for cls in type(self).__mro__:
+            twin_cls = getattr(sys.modules.get(cls.__module__), "AsyncClient", None)
+            if isinstance(twin_cls, type) and issubclass(twin_cls, AsyncAPIClient):
+                break
+        else:
+            raise ConfigurationError(f"no AsyncClient beside {type(self).__qualname__}")
+        twin = twin_cls.__new__(twin_cls)
+        AsyncAPIClient.__init__(
+            twin,
+            api=self._api,
+            auth=self._auth,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            headers=self._headers,
+            hooks=self._hooks,
+            retry_policy=self.retry_policy,
+        )
+        return twin
+
     def __enter__(self: T) -> T:
         return self
 
@@ -510,12 +538,19 @@ class SyncAPIClient(BaseAPIClient):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, str] | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> RawResponse[Any]:
-        """Stream a binary body in chunks to ``to`` (path: atomically; file object; or memory)."""
+        """Stream a binary body in chunks to ``to`` (path: atomically; file object; or memory).
+
+        ``progress`` is called with the size of each chunk written, and with minus the bytes
+        discarded when a retry starts the body over.
+        """
         call = self._prepare(
             self._http, endpoint, args, None, timeout, max_retries, extra_headers, extra_query
         )
         sink, path = _sink_for(to)
+        if progress is not None:
+            sink = ProgressSink(sink, progress)
         try:
             raw = self._stream_into(call, sink, path)
             sink.commit()
@@ -663,12 +698,19 @@ class AsyncAPIClient(BaseAPIClient):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, str] | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> RawResponse[Any]:
-        """Stream a binary body in chunks to ``to`` (path: atomically; file object; or memory)."""
+        """Stream a binary body in chunks to ``to`` (path: atomically; file object; or memory).
+
+        ``progress`` is called with the size of each chunk written, and with minus the bytes
+        discarded when a retry starts the body over.
+        """
         call = self._prepare(
             self._http, endpoint, args, None, timeout, max_retries, extra_headers, extra_query
         )
         sink, path = _sink_for(to)
+        if progress is not None:
+            sink = ProgressSink(sink, progress)
         try:
             raw = await self._stream_into(call, sink, path)
             sink.commit()

@@ -31,6 +31,7 @@ class Param:
     date_format: str | None = None
     enum: tuple[str, ...] = ()
     repeated: bool = False
+    matches: str | None = None
     doc: str = ""
 
 
@@ -84,6 +85,24 @@ class ApiInfo:
     content_types: Mapping[str, str]
     error_style: Literal["json_error_message", "plain_text"]
     api_version: str = ""
+
+
+@attrs.frozen
+class DownloadInfo:
+    """How the download engine fetches series with one API (from the spec's ``download`` section)."""
+
+    zip: Endpoint
+    metadata: Endpoint
+    count_field: str
+    zip_params: Mapping[str, str] = attrs.field(factory=dict)
+    zip_layout: Literal["bindaas", "nbia"] = "nbia"
+    md5_file: str | None = None
+    metadata_by: str | None = None
+    metadata_list_param: str | None = None
+    metadata_chunk: int = 1000
+    size_field: str | None = None
+    single_image: Endpoint | None = None
+    sop_uids: Endpoint | None = None
 
 
 @attrs.frozen

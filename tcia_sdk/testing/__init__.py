@@ -10,13 +10,16 @@ Consuming services use it to test their own pipelines offline::
         assert server.count("getSeries") == 2
 """
 
+from ._fake import DEFAULT_API_KEY, FakeTCIA
 from ._faults import CorruptBody, Delay, Fault, FaultPlan, ResetMidBody, Status, Truncate
 from ._http import App, LoopbackServer, Request, Response
 
 __all__ = [
+    "DEFAULT_API_KEY",
     "App",
     "CorruptBody",
     "Delay",
+    "FakeTCIA",
     "Fault",
     "FaultPlan",
     "LoopbackServer",

@@ -56,6 +56,7 @@ Fault = Status | Delay | ResetMidBody | Truncate | CorruptBody
 @attrs.define
 class _Rule:
     path: str | None
+    params: Mapping[str, str] | None
     fault: Fault
     remaining: int | None
 
@@ -64,7 +65,8 @@ class FaultPlan:
     """Scripted faults, consumed in order of registration by the requests they match.
 
     ``add(fault, path="getSeries", times=2)`` applies ``fault`` to the next two requests whose path
-    ends with ``getSeries`` (any path when ``path`` is None); ``times=None`` applies it forever.
+    ends with ``getSeries`` (any path when ``path`` is None); ``times=None`` applies it forever;
+    ``params={"SeriesInstanceUID": uid}`` picks the requests for one series.
     ``latency`` delays every response (the bulk-download benchmark's 50 ms).
     """
 
@@ -73,9 +75,17 @@ class FaultPlan:
         self._lock = threading.Lock()
         self.latency = 0.0
 
-    def add(self, fault: Fault, *, path: str | None = None, times: int | None = 1) -> FaultPlan:
+    def add(
+        self,
+        fault: Fault,
+        *,
+        path: str | None = None,
+        params: Mapping[str, str] | None = None,
+        times: int | None = 1,
+    ) -> FaultPlan:
+        """Script ``fault``; ``params`` narrows it to requests carrying these query values."""
         with self._lock:
-            self._rules.append(_Rule(path, fault, times))
+            self._rules.append(_Rule(path, params, fault, times))
         return self
 
     def clear(self) -> None:
@@ -83,7 +93,7 @@ class FaultPlan:
             self._rules.clear()
             self.latency = 0.0
 
-    def take(self, path: str) -> list[Fault]:
+    def take(self, path: str, query: Mapping[str, str] | None = None) -> list[Fault]:
         """The faults for one request, consuming one use of each matching rule (one per kind)."""
         taken: list[Fault] = []
         kinds: set[type] = set()
@@ -92,6 +102,8 @@ class FaultPlan:
                 if rule.remaining == 0 or type(rule.fault) in kinds:
                     continue
                 if rule.path is not None and not path.endswith(rule.path):
+                    continue
+                if rule.params and any((query or {}).get(k) != v for k, v in rule.params.items()):
                     continue
                 kinds.add(type(rule.fault))
                 taken.append(rule.fault)

@@ -201,7 +201,7 @@ class LoopbackServer:
         )
         with self._lock:
             self.requests.append(request)
-        faults = self.faults.take(request.path)
+        faults = self.faults.take(request.path, dict(request.query))
         delay = self.faults.latency + sum(f.seconds for f in faults if isinstance(f, Delay))
         if delay:
             await asyncio.sleep(delay)

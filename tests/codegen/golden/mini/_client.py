@@ -17,6 +17,7 @@ from tcia_sdk._runtime import Destination, Download, RawResponse, TimeoutTypes
 
 from ._endpoints import (
     API,
+    DOWNLOAD,
     GET_BLOB,
     GET_ITEM_SIZE,
     GET_ITEMS,
@@ -47,6 +48,8 @@ class Client(_rt.SyncAPIClient):
         http_client: Your own httpx client (proxies, TLS, mounts); you close it.
         transport: An httpx transport for the client this one creates.
     """
+
+    _download_info = DOWNLOAD
 
     def __init__(
         self,
@@ -629,6 +632,8 @@ class AsyncClient(_rt.AsyncAPIClient):
         http_client: Your own httpx client (proxies, TLS, mounts); you close it.
         transport: An httpx transport for the client this one creates.
     """
+
+    _download_info = DOWNLOAD
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ from tcia_sdk import _runtime as _rt
 
 from .models import MODELS
 
-__all__ = ["API", "ENDPOINTS"]
+__all__ = ["API", "DOWNLOAD", "ENDPOINTS"]
 
 API = _rt.ApiInfo(
     name="Mini API",
@@ -167,3 +167,5 @@ ENDPOINTS: tuple[_rt.Endpoint, ...] = (
     GET_BLOB,
     GET_TEXT,
 )
+
+DOWNLOAD: _rt.DownloadInfo | None = None
