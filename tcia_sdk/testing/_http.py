@@ -239,7 +239,10 @@ class LoopbackServer:
             return True
         reset = next((f for f in faults if isinstance(f, ResetMidBody)), None)
         corrupt = next((f for f in faults if isinstance(f, CorruptBody)), None)
-        limit = reset.after if reset else (truncate.after if truncate else None)
+        # Where the connection dies (reset, or a Content-Length/chunked body cut short), and where a
+        # length-less body ends cleanly but early (a truncated zip that looks complete).
+        limit = reset.after if reset else (truncate.after if truncate and truncate.keep_length else None)
+        clean_end = truncate.after if truncate and not truncate.keep_length else None
         chunks: Iterable[bytes]
         if body_bytes is not None:
             chunks = [body_bytes]
@@ -253,6 +256,9 @@ class LoopbackServer:
             if corrupt is not None and sent <= corrupt.offset < sent + len(chunk):
                 index = corrupt.offset - sent
                 chunk = chunk[:index] + bytes([chunk[index] ^ 0xFF]) + chunk[index + 1 :]
+            if clean_end is not None and sent + len(chunk) >= clean_end:
+                self._emit(writer, chunk[: clean_end - sent], streamed)
+                break
             if limit is not None and sent + len(chunk) >= limit:
                 chunk = chunk[: limit - sent]
                 self._emit(writer, chunk, streamed)
@@ -265,8 +271,6 @@ class LoopbackServer:
             self._emit(writer, chunk, streamed)
             sent += len(chunk)
             await writer.drain()
-            if truncate is not None and not truncate.keep_length and streamed and sent >= truncate.after:
-                break
         if streamed:
             writer.write(b"0\r\n\r\n")
         await writer.drain()
