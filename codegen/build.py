@@ -78,6 +78,8 @@ class _Builder:
         endpoints: list[EndpointIR] = []
         seen_python: dict[str, str] = {}
         for wire, spec in self.data["endpoints"].items():
+            if spec is None:  # removed in a spec that extends another
+                continue
             path: YamlPath = ("endpoints", wire)
             endpoint = self._endpoint(wire, spec, path, shared, resources, model_names, formats)
             if endpoint is None:
@@ -123,6 +125,9 @@ class _Builder:
                 token_url=auth.get("token_url"),
                 client_id=auth.get("client_id"),
                 client_secret=auth.get("client_secret"),
+                username_env=auth.get("username_env"),
+                password_env=auth.get("password_env"),
+                guest_username=auth.get("guest_username"),
             ),
             empty_result=api["empty_result"],
             unknown_params=api.get("unknown_params", "ignore"),
@@ -316,10 +321,15 @@ class _Builder:
             self.error((*path, "response", "model"), f"a {kind} response takes no model")
         if kind == "values" and not response.get("field"):
             self.error((*path, "response"), "a values response needs `field:` (the column)")
+        body = response.get("body", "json")
+        if body != "json" and kind not in ("rows", "row"):
+            self.error((*path, "response", "body"), f"body: {body} applies to rows and row responses only")
+        if kind not in ("binary", "text") and response.get("media_type"):
+            self.error((*path, "response", "media_type"), "media_type applies to binary and text responses")
         if kind == "binary" and not response.get("media_type"):
             self.error((*path, "response"), "a binary response needs `media_type:`")
         endpoint_formats: tuple[str, ...] = ()
-        if formats is not None and kind in ("rows", "row", "values") and spec.get("formats", True):
+        if formats is not None and kind in ("rows", "row", "values") and spec.get("formats", body == "json"):
             endpoint_formats = tuple(formats["values"])
             if formats["param"] in seen_wire:
                 self.error(path, f"parameter {formats['param']!r} clashes with the format parameter")
@@ -339,6 +349,7 @@ class _Builder:
             media_type=response.get("media_type"),
             in_memory=bool(response.get("in_memory", False)),
             formats=endpoint_formats,
+            body=body,
         )
 
 

@@ -1,8 +1,9 @@
-"""``python -m codegen generate|check|validate [SPEC ...]``."""
+"""``python -m codegen generate|check|validate [SPEC ...]``, ``diff OLD NEW``, ``openapi SPEC``."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -22,10 +23,24 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("specs", nargs="*", type=Path, help="spec files (default: spec/*.yaml)")
         if name != "validate":
             cmd.add_argument("--out", type=Path, default=OUT_DIR, help="output root (default: tcia_sdk/)")
+    for name, help_text in DELEGATED_HELP.items():
+        sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
+# Commands with their own argument parsing, in their own modules.
+DELEGATED = {"diff": "codegen.diff", "openapi": "codegen.openapi"}
+DELEGATED_HELP = {
+    "diff": "OLD.yaml NEW.yaml [--markdown OUT.md]: list changes; exit 1 when any is breaking",
+    "openapi": "SPEC.yaml [-o OUT.json]: write the spec as an OpenAPI 3.1 document",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in DELEGATED:
+        command: int = importlib.import_module(DELEGATED[argv[0]]).run(argv[1:])
+        return command
     args = _parser().parse_args(argv)
     specs: list[Path] = args.specs or default_specs()
     failed = False

@@ -43,18 +43,35 @@ class SpecError(Exception):
 
 
 class Locator:
-    """Maps YAML paths to line numbers so later stages can report where a problem is."""
+    """Maps YAML paths to line numbers so later stages can report where a problem is.
 
-    def __init__(self, file: str, lines: dict[YamlPath, int]) -> None:
+    A spec that ``extends`` another gets a locator with a ``base``: paths written in the child
+    file are reported there, inherited ones in the base file.
+    """
+
+    def __init__(self, file: str, lines: dict[YamlPath, int], base: Locator | None = None) -> None:
         self.file = file
         self._lines = lines
+        self.base = base
+
+    def _own_depth(self, path: YamlPath) -> int:
+        """How many leading parts of ``path`` this file itself wrote (-1: not even the root)."""
+        for end in range(len(path), -1, -1):
+            if tuple(path[:end]) in self._lines:
+                return end
+        return -1
 
     def line(self, path: YamlPath) -> int:
-        for end in range(len(path), -1, -1):
-            found = self._lines.get(tuple(path[:end]))
-            if found is not None:
-                return found
-        return 1
+        return self._where(path)[1]
+
+    def _where(self, path: YamlPath) -> tuple[str, int]:
+        depth = self._own_depth(path)
+        if self.base is not None and self.base._own_depth(path) > depth:
+            return self.base._where(path)
+        if depth < 0:
+            return self.file, 1
+        return self.file, self._lines[tuple(path[:depth])]
 
     def at(self, path: YamlPath, message: str) -> Diagnostic:
-        return Diagnostic(self.file, self.line(path), tuple(path), message)
+        file, line = self._where(path)
+        return Diagnostic(file, line, tuple(path), message)

@@ -7,7 +7,7 @@ from pathlib import Path
 from .build import build_api
 from .diagnostics import SpecError
 from .ir import ApiIR
-from .loader import load_spec_text
+from .loader import LoadedSpec, load_spec_text, merge_specs
 from .render import render_package
 from .schema import check_schema
 
@@ -24,17 +24,41 @@ def spec_label(path: Path) -> str:
         return path.name
 
 
-def load_api_text(text: str, label: str) -> ApiIR:
-    """Load, validate and build one spec's text; SpecError lists every problem found."""
+def load_checked(text: str, label: str, base_dir: Path | None, seen: tuple[str, ...] = ()) -> LoadedSpec:
+    """Parse one spec, check it against the schema and resolve ``extends`` (recursively)."""
     loaded = load_spec_text(text, label)
     problems = check_schema(loaded.data, loaded.locator)
     if problems:
         raise SpecError(problems)
+    parent = loaded.data.get("extends")
+    if parent is None:
+        return loaded
+    if base_dir is None:
+        raise SpecError([loaded.locator.at(("extends",), "extends needs a spec read from a file")])
+    base_path = (base_dir / parent).resolve()
+    if str(base_path) in seen:
+        raise SpecError([loaded.locator.at(("extends",), f"{parent!r} extends itself (a cycle)")])
+    try:
+        base_text = base_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        problem = loaded.locator.at(("extends",), f"cannot read {parent!r}: {exc.strerror}")
+        raise SpecError([problem]) from None
+    base = load_checked(base_text, spec_label(base_path), base_path.parent, (*seen, str(base_path)))
+    merged = merge_specs(base, loaded)
+    problems = check_schema(merged.data, merged.locator)  # the whole must be a complete spec
+    if problems:
+        raise SpecError(problems)
+    return merged
+
+
+def load_api_text(text: str, label: str, base_dir: Path | None = None) -> ApiIR:
+    """Load, validate and build one spec's text; SpecError lists every problem found."""
+    loaded = load_checked(text, label, base_dir)
     return build_api(loaded.data, loaded.locator, label, loaded.text)
 
 
 def load_api(path: Path) -> ApiIR:
-    return load_api_text(path.read_text(encoding="utf-8"), spec_label(path))
+    return load_api_text(path.read_text(encoding="utf-8"), spec_label(path), path.resolve().parent)
 
 
 def default_specs() -> list[Path]:

@@ -94,6 +94,7 @@ class EndpointIR:
     media_type: str | None = None
     in_memory: bool = False
     formats: tuple[str, ...] = ()
+    body: str = "json"  # rows/row: "json", or "csv" parsed by its header
 
     @property
     def constant(self) -> str:
@@ -129,6 +130,9 @@ class AuthIR:
     token_url: str | None = None
     client_id: str | None = None
     client_secret: str | None = None
+    username_env: str | None = None
+    password_env: str | None = None
+    guest_username: str | None = None
 
 
 @attrs.frozen

@@ -43,6 +43,25 @@ def load_spec_text(text: str, file: str) -> LoadedSpec:
     return LoadedSpec(data, Locator(file, lines), text)
 
 
+MERGED_BY_NAME = ("resources", "parameters", "models", "endpoints")
+
+
+def merge_specs(base: LoadedSpec, child: LoadedSpec) -> LoadedSpec:
+    """The child spec applied over its base: entries replace or add by name; null removes."""
+    data: dict[str, Any] = {k: v for k, v in base.data.items() if k != "extends"}
+    for key, value in child.data.items():
+        if key == "extends":
+            continue
+        if key in MERGED_BY_NAME or key in ("api", "download"):
+            merged = {**data.get(key, {}), **value}
+            data[key] = {k: v for k, v in merged.items() if v is not None}
+        else:
+            data[key] = value
+    locator = Locator(child.locator.file, child.locator._lines, base=base.locator)
+    # The hash in generated headers must change when either file does.
+    return LoadedSpec(data, locator, base.text + "\n---\n" + child.text)
+
+
 def _convert(
     node: yaml.Node,
     path: YamlPath,

@@ -4,7 +4,7 @@ Generated packages import only what is re-exported here, so this list is the sea
 generator's output and hand-written code.
 """
 
-from .auth import ApiKeyAuth, Auth, make_auth
+from .auth import ApiKeyAuth, Auth, OAuth2PasswordAuth, make_auth
 from .binary import Download
 from .client import (
     DEFAULT_MAX_RETRIES,
@@ -39,6 +39,7 @@ __all__ = [
     "Field",
     "Hooks",
     "ModelInfo",
+    "OAuth2PasswordAuth",
     "Param",
     "RawResponse",
     "RequestEvent",

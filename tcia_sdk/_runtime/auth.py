@@ -1,20 +1,44 @@
-"""Credentials, applied per attempt and never shown: shared by every API version."""
+"""Credentials, applied per attempt and never shown: shared by every API version.
+
+``Auth`` (none), ``ApiKeyAuth`` (a static header, TCIA v3) and ``OAuth2PasswordAuth`` (NBIA v2:
+a Bearer token from the password grant, refreshed before it expires and once more after a 401).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
+import time
+from typing import Any
 
-from ..errors import ConfigurationError
+import httpx
+
+from ..errors import AuthenticationError, ConfigurationError
 from .endpoint import AuthInfo
+
+# Refresh this many seconds before the token's announced expiry, so a call never starts with a
+# token that dies in flight.
+REFRESH_MARGIN = 60.0
 
 
 class Auth:
     """No credentials (NBIA v1 and v4)."""
 
     secret_names: frozenset[str] = frozenset()
+    refreshable = False
 
     def headers(self) -> dict[str, str]:
         return {}
+
+    def ensure_sync(self, http: httpx.Client, timeout: httpx.Timeout) -> None:
+        """Make the credentials current before an attempt (a token fetch or refresh)."""
+
+    async def ensure_async(self, http: httpx.AsyncClient, timeout: httpx.Timeout) -> None:
+        """Async twin of `ensure_sync`."""
+
+    def invalidate(self) -> None:
+        """Forget the current token after the server refused it (401)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -35,8 +59,134 @@ class ApiKeyAuth(Auth):
         return f"ApiKeyAuth(header={self._header!r}, key='<redacted>')"
 
 
-def make_auth(info: AuthInfo, *, api_key: str | None = None) -> Auth:
-    """The Auth an API declares, from the constructor's arguments or the declared env variable."""
+class OAuth2PasswordAuth(Auth):
+    """Bearer tokens from an OAuth2 password grant (NBIA ``/nbia-api/oauth/token``)."""
+
+    refreshable = True
+    secret_names = frozenset({"authorization"})
+
+    def __init__(
+        self,
+        *,
+        token_url: str,
+        username: str,
+        password: str,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        clock: Any = time.monotonic,
+    ) -> None:
+        self.token_url = token_url
+        self.username = username
+        self._password = password
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._clock = clock
+        self._access: str | None = None
+        self._refresh: str | None = None
+        self._expires_at = 0.0
+        self._thread_lock = threading.Lock()
+        self._async_lock: asyncio.Lock | None = None
+        self.tokens_fetched = 0  # for tests and metrics: grants made (password or refresh)
+
+    def __repr__(self) -> str:
+        return (
+            f"OAuth2PasswordAuth(token_url={self.token_url!r}, username={self.username!r}, "
+            "password='<redacted>')"
+        )
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._access}"} if self._access else {}
+
+    def invalidate(self) -> None:
+        self._access = None
+        self._expires_at = 0.0
+
+    def _current(self) -> bool:
+        return self._access is not None and self._clock() < self._expires_at - REFRESH_MARGIN
+
+    def _grants(self) -> list[dict[str, str]]:
+        """Form bodies to try in order: the refresh grant (with a refresh token), then the password."""
+        client = (("client_id", self._client_id), ("client_secret", self._client_secret))
+        common = {k: v for k, v in client if v}
+        password = {"grant_type": "password", "username": self.username, "password": self._password, **common}
+        if self._refresh:
+            return [{"grant_type": "refresh_token", "refresh_token": self._refresh, **common}, password]
+        return [password]
+
+    def _accept(self, response: httpx.Response) -> bool:
+        if response.status_code != 200:
+            return False
+        try:
+            payload = response.json()
+        except ValueError:
+            return False
+        token = payload.get("access_token") if isinstance(payload, dict) else None
+        if not isinstance(token, str) or not token:
+            return False
+        self._access = token
+        self._refresh = payload.get("refresh_token") or self._refresh
+        expires_in = payload.get("expires_in")
+        lifetime = float(expires_in) if isinstance(expires_in, int | float) else 300.0
+        self._expires_at = self._clock() + lifetime
+        self.tokens_fetched += 1
+        return True
+
+    def _refused(self, response: httpx.Response | None, error: Exception | None) -> AuthenticationError:
+        status = response.status_code if response is not None else 0
+        detail = f"HTTP {status}" if response is not None else f"{type(error).__name__}"
+        return AuthenticationError(
+            f"the token endpoint refused the credentials of {self.username!r} ({detail})",
+            endpoint="oauth/token",
+            method="POST",
+            url=self.token_url,
+            status_code=status,
+            headers=httpx.Headers(),
+            body_excerpt="",  # token responses may echo credentials: never kept
+            server_message="",
+        )
+
+    def ensure_sync(self, http: httpx.Client, timeout: httpx.Timeout) -> None:
+        with self._thread_lock:
+            if self._current():
+                return
+            response: httpx.Response | None = None
+            for form in self._grants():
+                try:
+                    response = http.post(self.token_url, data=form, timeout=timeout)
+                except httpx.HTTPError as exc:
+                    raise self._refused(None, exc) from None
+                if self._accept(response):
+                    return
+                self._refresh = None  # a refused refresh token: fall back to the password
+            raise self._refused(response, None)
+
+    async def ensure_async(self, http: httpx.AsyncClient, timeout: httpx.Timeout) -> None:
+        if self._async_lock is None:
+            self._async_lock = asyncio.Lock()
+        async with self._async_lock:
+            if self._current():
+                return
+            response: httpx.Response | None = None
+            for form in self._grants():
+                try:
+                    response = await http.post(self.token_url, data=form, timeout=timeout)
+                except httpx.HTTPError as exc:
+                    raise self._refused(None, exc) from None
+                if self._accept(response):
+                    return
+                self._refresh = None
+            raise self._refused(response, None)
+
+
+def make_auth(
+    info: AuthInfo,
+    *,
+    api_key: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    base_url: str | None = None,
+) -> Auth:
+    """The Auth an API declares, from the constructor's arguments or the declared env variables."""
     if info.kind == "none":
         return Auth()
     if info.kind == "api_key":
@@ -48,4 +198,20 @@ def make_auth(info: AuthInfo, *, api_key: str | None = None) -> Auth:
                 raise ConfigurationError(f"this API needs an api_key: pass api_key=...{where}")
             return Auth()
         return ApiKeyAuth(info.header, key)
+    if info.kind == "oauth2_password":
+        assert info.token_url is not None
+        user = username or (os.environ.get(info.username_env) if info.username_env else None)
+        user = user or info.guest_username
+        if not user:
+            raise ConfigurationError("this API needs a username (and password) for its OAuth token")
+        secret = password if password is not None else os.environ.get(info.password_env or "", "")
+        # A relative token URL follows the base URL (so a test server or a mirror gets its own).
+        token_url = str(httpx.URL((base_url or "").rstrip("/") + "/").join(info.token_url))
+        return OAuth2PasswordAuth(
+            token_url=token_url,
+            username=user,
+            password=secret,
+            client_id=info.client_id,
+            client_secret=info.client_secret,
+        )
     raise ConfigurationError(f"unsupported auth kind {info.kind!r}")

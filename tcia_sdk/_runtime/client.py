@@ -46,7 +46,7 @@ from .binary import (
     Sink,
     content_disposition_filename,
 )
-from .decode import EXCERPT_LIMIT, DecodeContext, decode_json_result, excerpt
+from .decode import EXCERPT_LIMIT, DecodeContext, decode_csv_result, decode_json_result, excerpt
 from .endpoint import ApiInfo, DownloadInfo, Endpoint
 from .params import encode_params
 from .redact import Redactor
@@ -235,7 +235,7 @@ class BaseAPIClient:
         form = [(k, v) for k, v in pairs if _is_form(endpoint, k)]
         if extra_query:
             query.extend(extra_query.items())
-        headers = {**self._headers, **self._auth.headers(), **(extra_headers or {})}
+        headers = {**self._headers, **(extra_headers or {})}
         url = f"{self.base_url}/{endpoint.path}"
         data: dict[str, list[str]] | None = None
         if form:
@@ -323,6 +323,8 @@ class BaseAPIClient:
         ctx = DecodeContext(call.endpoint, call.request.method, call.redacted_url, response, attempt)
         if call.endpoint.result == "text" or (call.fmt is not None and call.fmt != "json"):
             return RawResponse(call.endpoint.name, response, attempt, lambda: response.text)
+        if call.endpoint.body == "csv":
+            return RawResponse(call.endpoint.name, response, attempt, lambda: decode_csv_result(ctx))
         return RawResponse(call.endpoint.name, response, attempt, lambda: decode_json_result(ctx))
 
     def _downloaded(
@@ -505,7 +507,10 @@ class SyncAPIClient(BaseAPIClient):
             self._http, endpoint, args, fmt, timeout, max_retries, extra_headers, extra_query
         )
         attempt = 0
+        reauthorized = False
         while True:
+            self._auth.ensure_sync(self._http, self.timeout)
+            call.request.headers.update(self._auth.headers())
             self._emit_request(call, attempt)
             started = time.monotonic()
             try:
@@ -519,6 +524,10 @@ class SyncAPIClient(BaseAPIClient):
                 attempt += 1
                 continue
             self._emit_response(call, attempt, started, response, None)
+            if response.status_code == 401 and self._auth.refreshable and not reauthorized:
+                reauthorized = True  # a token refused mid-life: get a new one, once
+                self._auth.invalidate()
+                continue
             if response.status_code >= 400:
                 delay = self._retry_delay_after_status(call, attempt, response)
                 if delay is None:
@@ -561,7 +570,10 @@ class SyncAPIClient(BaseAPIClient):
 
     def _stream_into(self, call: _Call, sink: Sink, path: Path | None) -> RawResponse[Any]:
         attempt = 0
+        reauthorized = False
         while True:
+            self._auth.ensure_sync(self._http, self.timeout)
+            call.request.headers.update(self._auth.headers())
             self._emit_request(call, attempt)
             started = time.monotonic()
             error: Exception | None = None
@@ -573,6 +585,10 @@ class SyncAPIClient(BaseAPIClient):
             else:
                 try:
                     self._emit_response(call, attempt, started, response, None)
+                    if response.status_code == 401 and self._auth.refreshable and not reauthorized:
+                        reauthorized = True
+                        self._auth.invalidate()
+                        continue
                     if response.status_code >= 400:
                         body = _bounded_body(response.iter_bytes())
                         delay = self._retry_delay_after_status(call, attempt, response)
@@ -665,7 +681,10 @@ class AsyncAPIClient(BaseAPIClient):
             self._http, endpoint, args, fmt, timeout, max_retries, extra_headers, extra_query
         )
         attempt = 0
+        reauthorized = False
         while True:
+            await self._auth.ensure_async(self._http, self.timeout)
+            call.request.headers.update(self._auth.headers())
             self._emit_request(call, attempt)
             started = time.monotonic()
             try:
@@ -679,6 +698,10 @@ class AsyncAPIClient(BaseAPIClient):
                 attempt += 1
                 continue
             self._emit_response(call, attempt, started, response, None)
+            if response.status_code == 401 and self._auth.refreshable and not reauthorized:
+                reauthorized = True
+                self._auth.invalidate()
+                continue
             if response.status_code >= 400:
                 delay = self._retry_delay_after_status(call, attempt, response)
                 if delay is None:
@@ -721,7 +744,10 @@ class AsyncAPIClient(BaseAPIClient):
 
     async def _stream_into(self, call: _Call, sink: Sink, path: Path | None) -> RawResponse[Any]:
         attempt = 0
+        reauthorized = False
         while True:
+            await self._auth.ensure_async(self._http, self.timeout)
+            call.request.headers.update(self._auth.headers())
             self._emit_request(call, attempt)
             started = time.monotonic()
             error: Exception | None = None
@@ -733,6 +759,10 @@ class AsyncAPIClient(BaseAPIClient):
             else:
                 try:
                     self._emit_response(call, attempt, started, response, None)
+                    if response.status_code == 401 and self._auth.refreshable and not reauthorized:
+                        reauthorized = True
+                        self._auth.invalidate()
+                        continue
                     if response.status_code >= 400:
                         body = b""
                         async for chunk in response.aiter_bytes():

@@ -7,8 +7,10 @@ keeps unknown keys in ``additional_properties`` and names the field and value wh
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import gc
+import io
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -99,8 +101,11 @@ def parse_datetime(value: str, fmt: str) -> dt.datetime:
     return dt.datetime.strptime(value, fmt)
 
 
-def _convert(field: Field, value: object) -> object:
+def _convert(field: Field, value: object, from_text: bool = False) -> object:
+    """``value`` as the field's type. ``from_text``: a CSV cell, where every value is a string."""
     kind = field.type
+    if from_text and kind in ("int", "float", "bool"):
+        field = attrs.evolve(field, coerce_from_string=True)
     if kind == "str":
         if type(value) is str:
             return value
@@ -128,6 +133,8 @@ def _convert(field: Field, value: object) -> object:
             return value
         if field.coerce_from_string and type(value) is str and value.lower() in _BOOL_WORDS:
             return _BOOL_WORDS[value.lower()]
+        if field.coerce_from_string and type(value) is int and value in (0, 1):
+            return bool(value)  # native SQL booleans may arrive as 0/1
     elif kind in ("date", "datetime") and type(value) is str:
         assert field.date_format is not None
         try:
@@ -143,11 +150,14 @@ def _convert(field: Field, value: object) -> object:
     raise FieldError(field.wire, value, what)
 
 
-_BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False}
+_BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
 
 
-def structure_slow(cls: Callable[..., M], fields: Sequence[Field], row: object) -> M:
-    """Structure one row precisely: conversions the spec allows, unknown keys kept, errors named."""
+def structure_slow(cls: Callable[..., M], fields: Sequence[Field], row: object, from_text: bool = False) -> M:
+    """Structure one row precisely: conversions the spec allows, unknown keys kept, errors named.
+
+    ``from_text``: a CSV row, whose values are all strings and whose empty cells are NULLs.
+    """
     if not isinstance(row, dict):
         raise FieldError(None, row, "a JSON object")
     values: dict[str, object] = {}
@@ -155,7 +165,9 @@ def structure_slow(cls: Callable[..., M], fields: Sequence[Field], row: object) 
     for field in fields:
         known.add(field.wire)
         value = row.get(field.wire)
-        values[field.python] = None if value is None else _convert(field, value)
+        if from_text and value == "":
+            value = None
+        values[field.python] = None if value is None else _convert(field, value, from_text)
     extras = {k: v for k, v in row.items() if k not in known}
     return cls(**values, additional_properties=MappingProxyType(extras) if extras else EMPTY_EXTRAS)
 
@@ -265,6 +277,41 @@ def decode_json_result(ctx: DecodeContext) -> Any:
         return endpoint.model.cls()
     if len(rows) > 1:
         raise ctx.error(f"expected one {endpoint.model.name} row, got {len(rows)}")
+    return rows[0]
+
+
+def decode_csv_result(ctx: DecodeContext) -> Any:
+    """Rows sent as CSV with a header of wire names (NBIA v4 getSeriesMetadata), as typed models."""
+    endpoint = ctx.endpoint
+    model = endpoint.model
+    assert model is not None
+    text = ctx.response.text
+    if ctx.response.status_code == 204 or not text.strip():
+        return [] if endpoint.result == "rows" else model.cls()
+    if _HTML.match(ctx.response.content):
+        raise ctx.error("an HTML page where CSV was expected")
+    rows: list[Any] = []
+    try:
+        reader = csv.DictReader(io.StringIO(text))
+        for index, row in enumerate(reader):
+            if None in row:  # more cells than header columns
+                raise ctx.error(f"CSV row {index} has more cells than the header", row=index)
+            try:
+                rows.append(structure_slow(model.cls, model.fields, row, from_text=True))
+            except FieldError as exc:
+                what = f"field {exc.field!r} is {exc.value!r}"
+                raise ctx.error(
+                    f"{model.name} row {index}: {what}, expected {exc.expected}",
+                    field=exc.field,
+                    value=exc.value,
+                    row=index,
+                ) from None
+    except csv.Error as exc:
+        raise ctx.error(f"invalid CSV ({exc})") from None
+    if endpoint.result == "rows":
+        return rows
+    if len(rows) != 1:
+        raise ctx.error(f"expected one {model.name} row, got {len(rows)}")
     return rows[0]
 
 

@@ -68,6 +68,9 @@ class AuthInfo:
     token_url: str | None = None
     client_id: str | None = None
     client_secret: str | None = None
+    username_env: str | None = None
+    password_env: str | None = None
+    guest_username: str | None = None
     required: bool = False
 
 
@@ -123,6 +126,7 @@ class Endpoint:
     send_default_format: bool = False
     idempotent: bool = True
     media_type: str | None = None
+    body: Literal["json", "csv"] = "json"
     doc: str = ""
 
     @property

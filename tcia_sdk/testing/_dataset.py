@@ -86,6 +86,37 @@ _PLAN = [
 ]
 
 
+# Other names the APIs give the same values: NBIA's camelCase keys, v1's display names, v4's counts.
+ALIASES = {
+    "BodyPart": "BodyPartExamined",
+    "Species": "SpeciesDescription",
+    "collection": "Collection",
+    "collectionName": "Collection",
+    "seriesInstanceUID": "SeriesInstanceUID",
+    "thirdPartyAnanlysis": "ThirdPartyAnalysis",
+    "authorized": "Authorized",
+    "descriptionURI": "DataDescriptionURI",
+    "Series UID": "SeriesInstanceUID",
+    "Subject ID": "PatientID",
+    "Study UID": "StudyInstanceUID",
+    "Study Description": "StudyDescription",
+    "Study Date": "StudyDate",
+    "Series Description": "SeriesDescription",
+    "Number of Images": "ImageCount",
+    "File Size": "FileSize",
+    "Series Number": "SeriesNumber",
+    "Date Released": "DateReleased",
+    "Data Description URI": "DataDescriptionURI",
+    "3rd Party Analysis": "ThirdPartyAnalysis",
+    "License Name": "LicenseName",
+    "License URL": "LicenseURI",
+    "Body Part Examined": "BodyPartExamined",
+    "Manufacturer Model Name": "ManufacturerModelName",
+    "Protocol Name": "ProtocolName",
+    "Software Versions": "SoftwareVersions",
+}
+
+
 @functools.cache
 def default_dataset() -> tuple[SeriesData, ...]:
     """The bundled dataset (built once, deterministically)."""
@@ -175,6 +206,7 @@ def default_dataset() -> tuple[SeriesData, ...]:
                     "FileSize": size,
                     "TotalSizeInBytes": size,
                 }
+                row.update({alias: row[key] for alias, key in ALIASES.items()})
                 out.append(SeriesData(series_uid, row, tuple(instances), license_name))
     return tuple(out)
 

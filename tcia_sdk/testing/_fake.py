@@ -15,7 +15,7 @@ import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from .._runtime.endpoint import ApiInfo, DownloadInfo, Endpoint, Field, ModelInfo, Param
 from .._runtime.params import format_date
@@ -29,7 +29,10 @@ class FakeTCIA:
     """A server app for one or more API versions (``"v3"``, ``"nbia_v4"``, ...), each mounted at
     the path of its real base URL (``/services/v3``, ``/nbia-api/services/v4``, ...).
 
-    ``api_key`` is the key versions with api_key auth accept (None: any non-empty key).
+    ``api_key`` is the key versions with api_key auth accept (None: any non-empty key). Versions with
+    OAuth get a token endpoint at their spec's token URL; it grants ``token_lifetime``-second tokens
+    to any user (passwords are not checked), and `revoke_tokens` makes issued tokens invalid, as a
+    server restart or an expiry would.
     """
 
     def __init__(
@@ -38,11 +41,18 @@ class FakeTCIA:
         *,
         dataset: tuple[SeriesData, ...] | None = None,
         api_key: str | None = DEFAULT_API_KEY,
+        token_lifetime: int = 7200,
     ) -> None:
         self.dataset = dataset if dataset is not None else default_dataset()
         self.rows = list(instance_rows(self.dataset))
+        self.columns = frozenset(key for row in self.rows for key in row)
         self.api_key = api_key
+        self.token_lifetime = token_lifetime
+        self.tokens: dict[str, str] = {}  # access token -> user
+        self._refresh_tokens: dict[str, str] = {}
+        self._issued = 0
         self._routes: dict[str, tuple[Endpoint, DownloadInfo | None]] = {}
+        self._token_paths: set[str] = set()
         self.mounts: dict[str, str] = {}
         for version in versions:
             module = importlib.import_module(f"tcia_sdk.{version}._endpoints")
@@ -51,6 +61,36 @@ class FakeTCIA:
             self.mounts[version] = prefix
             for endpoint in module.ENDPOINTS:
                 self._routes[f"{prefix}/{endpoint.path}"] = (endpoint, module.DOWNLOAD)
+            if api.auth.kind == "oauth2_password" and api.auth.token_url:
+                self._token_paths.add(urlsplit(urljoin(api.base_url + "/", api.auth.token_url)).path)
+
+    def revoke_tokens(self) -> None:
+        """Invalidate every access token issued so far (refresh tokens stay valid)."""
+        self.tokens.clear()
+
+    def _token(self, request: Request) -> Response:
+        form = dict(request.form)
+        grant = form.get("grant_type")
+        if grant == "password" and form.get("username"):
+            user = form["username"]
+        elif grant == "refresh_token" and form.get("refresh_token") in self._refresh_tokens:
+            user = self._refresh_tokens.pop(form["refresh_token"])
+        else:
+            return Response(
+                401, json.dumps({"error": "invalid_grant"}).encode(), {"Content-Type": "application/json"}
+            )
+        self._issued += 1
+        access, refresh = f"fake-access-{self._issued}", f"fake-refresh-{self._issued}"
+        self.tokens[access] = user
+        self._refresh_tokens[refresh] = user
+        body = {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": self.token_lifetime,
+            "refresh_token": refresh,
+            "scope": "openid",
+        }
+        return Response(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
     def base_url(self, server_url: str, version: str) -> str:
         """The base_url a client of ``version`` uses against a server at ``server_url``."""
@@ -58,6 +98,8 @@ class FakeTCIA:
 
     # -- the app ---------------------------------------------------------------------------
     def __call__(self, request: Request) -> Response:
+        if request.path in self._token_paths and request.method == "POST":
+            return self._token(request)
         route = self._routes.get(request.path.rstrip("/"))
         if route is None:
             return Response(404, b"", {"Content-Type": "text/plain"})
@@ -69,6 +111,14 @@ class FakeTCIA:
             key = request.headers.get((api.auth.header or "").lower(), "")
             if not key or (self.api_key is not None and key != self.api_key):
                 return Response(401, b"", {"WWW-Authenticate": "Basic"})
+        if api.auth.kind == "oauth2_password":
+            header = request.headers.get("authorization", "")
+            if not header:  # NBIA v1/v2 code has no null check: an NPE, mapped to 500 text/plain
+                return Response(
+                    500, b"Server was not able to process your request\nnull", {"Content-Type": "text/plain"}
+                )
+            if header.removeprefix("Bearer ") not in self.tokens:
+                return Response(401, b"", {})
         pairs = list(request.query) + (request.form if endpoint.method == "POST" else [])
         problem = _validate(endpoint, pairs)
         if problem is not None:
@@ -86,15 +136,16 @@ class FakeTCIA:
         if endpoint.result == "binary":
             return _error(api, 501, f"the fake has no data for {endpoint.name}")
         rows = self._select(endpoint.params, values)
-        return _render(endpoint, rows, fmt.lower())
+        if endpoint.result == "text":
+            return _text(endpoint, rows)
+        return _render(endpoint, rows, "csv" if endpoint.body == "csv" else fmt.lower())
 
     # -- selecting -------------------------------------------------------------------------
     def _select(self, params: Sequence[Param], values: Mapping[str, list[str]]) -> list[dict[str, Any]]:
-        out = []
-        for row in self.rows:
-            if all(_matches(param, row, values[param.wire]) for param in params if param.wire in values):
-                out.append(row)
-        return out
+        """Rows matching every given parameter that names a column; the others (NewFileNames,
+        includeAnnotation, ...) are options, not filters."""
+        filters = [p for p in params if p.wire in values and (p.matches or p.wire) in self.columns]
+        return [row for row in self.rows if all(_matches(p, row, values[p.wire]) for p in filters)]
 
     def _series(self, uid: str | None) -> SeriesData | None:
         return next((s for s in self.dataset if s.uid == uid), None)
@@ -189,18 +240,39 @@ def _project(
     return out
 
 
+def _text(endpoint: Endpoint, rows: list[dict[str, Any]]) -> Response:
+    """Text endpoints: NBIA's are manifests (.tcia) of the series selected."""
+    if endpoint.media_type != "application/x-nbia-manifest-file":
+        return _error(endpoint.api, 501, f"the fake has no text for {endpoint.name}")
+    uids = list(dict.fromkeys(row["SeriesInstanceUID"] for row in rows))
+    header = [
+        "downloadServerUrl=https://nbia.cancerimagingarchive.net/nbia-download/servlet/DownloadServlet",
+        "includeAnnotation=true",
+        "noOfrRetry=4",
+        "databasketId=manifest-fake.tcia",
+        "manifestVersion=3.0",
+        "ListOfSeriesToDownload=",
+    ]
+    body = "\n".join(header + uids) + "\n"
+    return Response(200, body.encode(), {"Content-Type": endpoint.media_type})
+
+
 def _render(endpoint: Endpoint, rows: list[dict[str, Any]], fmt: str) -> Response:
     api = endpoint.api
     projected = _project(endpoint.model, endpoint.value_field, rows)
     ctype = api.content_types.get(fmt, "application/json")
     if not projected and api.empty_result == "empty_body":
         return Response(200, b"", {})
-    if fmt == "json" or not endpoint.formats:
+    if fmt == "json" or (not endpoint.formats and endpoint.body != "csv"):
         return Response(200, json.dumps(projected).encode(), {"Content-Type": ctype})
     columns = [f.wire for f in endpoint.model.fields] if endpoint.model else [endpoint.value_field or ""]
     if fmt == "csv":
         text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
+        # NBIA quotes every cell of multi-column CSV (FormatOutput.toCsvQuoted).
+        if len(columns) > 1:
+            writer = csv.writer(text, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        else:
+            writer = csv.writer(text, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows([row.get(c, "") for c in columns] for row in projected)
         return Response(200, text.getvalue().encode(), {"Content-Type": ctype})

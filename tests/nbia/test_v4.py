@@ -1,0 +1,343 @@
+"""NBIA v4: every endpoint, sync and async, wire-exact; realistic bodies; v4's conventions."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from tcia_sdk import BadRequestError, Download
+from tcia_sdk._runtime import unstructure
+from tcia_sdk.nbia_v4 import AsyncClient, Client, SeriesMetadata
+
+from .cases import Case, call, sent_pairs
+
+BASE = "https://nbia.cancerimagingarchive.net/nbia-api/services/v4"
+UID = "1.3.6.1.4.1.14519.5.2.1.5168.1900.104193299251798317056218297018"
+SOP = "1.3.6.1.4.1.14519.5.2.1.5168.1900.1"
+DAY = datetime.date(2024, 1, 31)
+
+
+def cases(samples: dict[str, Any]) -> list[Case]:
+    s = lambda key: samples[key]["body"]  # noqa: E731
+    counts = [{"Collection": "ACNS0332", "Count": 85, "Authorized": 1}]
+    return [
+        Case("get_collection_values", {}, "getCollectionValues", [], s("nbia_v1.getCollectionValues")),
+        Case(
+            "get_modality_values",
+            {"collection": "ACNS0332", "body_part_examined": "BRAIN"},
+            "getModalityValues",
+            [("Collection", "ACNS0332"), ("BodyPartExamined", "BRAIN")],
+            s("nbia_v2.getModalityValues"),
+        ),
+        Case(
+            "get_body_part_values",
+            {"collection": "ACNS0332", "modality": "MR"},
+            "getBodyPartValues",
+            [("Collection", "ACNS0332"), ("Modality", "MR")],
+            s("nbia_v2.getBodyPartValues"),
+        ),
+        Case(
+            "get_manufacturer_values",
+            {"collection": "C", "modality": "CT", "body_part_examined": "CHEST"},
+            "getManufacturerValues",
+            [("Collection", "C"), ("Modality", "CT"), ("BodyPartExamined", "CHEST")],
+            s("nbia_v1.getManufacturerValues"),
+        ),
+        Case(
+            "get_patient",
+            {"collection": "ACNS0332", "patient_id": "ACNS0332_PASFHY"},
+            "getPatient",
+            [("Collection", "ACNS0332"), ("PatientId", "ACNS0332_PASFHY")],
+            s("v4.getPatient"),
+        ),
+        Case(
+            "get_patient_by_collection_and_modality",
+            {"collection": "C", "modality": "MR"},
+            "getPatientByCollectionAndModality",
+            [("Collection", "C"), ("Modality", "MR")],
+            [{"PatientId": "P1", "Authorized": 1}],
+        ),
+        Case(
+            "new_patients_in_collection",
+            {"collection": "C", "from_date": DAY},
+            "NewPatientsInCollection",
+            [("Collection", "C"), ("fromDate", "01-31-2024")],
+            s("v4.getPatient"),
+        ),
+        Case(
+            "get_patient_study",
+            {"collection": "ACNS0332", "patient_id": "ACNS0332_PARFPN", "study_instance_uid": "1.2"},
+            "getPatientStudy",
+            [("Collection", "ACNS0332"), ("PatientID", "ACNS0332_PARFPN"), ("StudyInstanceUID", "1.2")],
+            s("v4.getPatientStudy"),
+        ),
+        Case(
+            "new_studies_in_patient_collection",
+            {"collection": "C", "patient_id": "P", "from_date": DAY},
+            "NewStudiesInPatientCollection",
+            [("Collection", "C"), ("PatientID", "P"), ("fromDate", "01-31-2024")],
+            s("v4.getPatientStudy"),
+        ),
+        Case(
+            "get_series",
+            {
+                "collection": "C",
+                "patient_id": "P",
+                "study_instance_uid": "1.2",
+                "modality": "MR",
+                "body_part_examined": "LEG",
+                "manufacturer_model_name": "M",
+                "manufacturer": "GE",
+                "series_instance_uid": UID,
+            },
+            "getSeries",
+            [
+                ("Collection", "C"),
+                ("PatientID", "P"),
+                ("StudyInstanceUID", "1.2"),
+                ("Modality", "MR"),
+                ("BodyPartExamined", "LEG"),
+                ("ManufacturerModelName", "M"),
+                ("Manufacturer", "GE"),
+                ("SeriesInstanceUID", UID),
+            ],
+            s("v4.getSeries"),
+        ),
+        Case(
+            "get_updated_series",
+            {"from_date": DAY},
+            "getUpdatedSeries",
+            [("fromDate", "01-31-2024")],
+            s("v4.getSeries"),
+        ),
+        Case(
+            "get_series_size",
+            {"series_instance_uid": UID},
+            "getSeriesSize",
+            [("SeriesInstanceUID", UID)],
+            s("v4.getSeriesSize"),
+        ),
+        Case(
+            "get_sop_instance_uids",
+            {"series_instance_uid": UID},
+            "getSOPInstanceUIDs",
+            [("SeriesInstanceUID", UID)],
+            s("nbia_v1.getSOPInstanceUIDs"),
+        ),
+        Case(
+            "get_series_metadata",
+            {"series_instance_uids": [UID, "1.2.3"]},
+            "getSeriesMetadata",
+            [("list", UID), ("list", "1.2.3")],
+            samples["v4.getSeriesMetadata.csv_header"]["body_text"],
+            http_method="POST",
+            headers={"Content-Type": "text/csv"},
+        ),
+        Case("get_collection_values_and_counts", {}, "getCollectionValuesAndCounts", [], counts),
+        Case(
+            "get_modality_values_and_counts",
+            {"collection": "ACNS0332", "body_part_examined": "BRAIN"},
+            "getModalityValuesAndCounts",
+            [("Collection", "ACNS0332"), ("BodyPartExamined", "BRAIN")],
+            s("v4.getModalityValuesAndCounts"),
+        ),
+        Case(
+            "get_body_part_values_and_counts",
+            {"collection": "C", "modality": "MR"},
+            "getBodyPartValuesAndCounts",
+            [("Collection", "C"), ("Modality", "MR")],
+            [{"BodyPart": "NOT SPECIFIED", "Count": 85, "Authorized": 1}],
+        ),
+        Case(
+            "get_manufacturer_values_and_counts",
+            {"collection": "C", "modality": "MR", "body_part_examined": "B"},
+            "getManufacturerValuesAndCounts",
+            [("Collection", "C"), ("Modality", "MR"), ("BodyPartExamined", "B")],
+            [{"Manufacturer": "SIEMENS", "Count": 12, "Authorized": 1}],
+        ),
+        Case(
+            "get_species_values_and_counts",
+            {},
+            "getSpeciesValuesAndCounts",
+            [],
+            [{"Species": "Homo sapiens", "Count": 1010, "Authorized": 1}],
+        ),
+        Case(
+            "get_collection_descriptions",
+            {"collection_name": "Soft-tissue-Sarcoma"},
+            "getCollectionDescriptions",
+            [("collectionName", "Soft-tissue-Sarcoma")],
+            s("adv.getCollectionDescriptions"),
+        ),
+        Case(
+            "get_dicom_tags", {"series_uid": UID}, "getDicomTags", [("SeriesUID", UID)], s("adv.getDicomTags")
+        ),
+        Case(
+            "get_collection_or_series_for_doi",
+            {"doi": "https://doi.org/10.7937/K9/TCIA.2015.7GO2GSKS", "collection_or_series": "series"},
+            "getCollectionOrSeriesForDOI",
+            [("DOI", "https://doi.org/10.7937/K9/TCIA.2015.7GO2GSKS"), ("CollectionOrSeries", "series")],
+            s("adv.getCollectionOrSeriesForDOI"),
+            http_method="POST",
+        ),
+        Case(
+            "get_manifest_for_collection",
+            {"collection": "C", "include_annotation": "true"},
+            "getManifestForCollection",
+            [("collection", "C"), ("includeAnnotation", "true")],
+            samples["adv.getManifestForSimpleSearch"]["body_text"],
+            http_method="POST",
+        ),
+        Case(
+            "get_manifest_from_patient_study_series",
+            {"patient_ids": ["P1", "P2"], "series_uids": [UID], "any_or_all": "any"},
+            "getManifestFromPatientStudySeries",
+            [("patientIDs", "P1"), ("patientIDs", "P2"), ("seriesUIDs", UID), ("anyOrAll", "any")],
+            samples["adv.getManifestForSimpleSearch"]["body_text"],
+            http_method="POST",
+        ),
+        Case(
+            "get_manifest_text",
+            {"series_instance_uids": [UID], "include_annotation": "false"},
+            "getManifestText",
+            [("list", UID), ("includeAnnotation", "false")],
+            samples["adv.getManifestForSimpleSearch"]["body_text"],
+            http_method="POST",
+        ),
+    ]
+
+
+def check(case: Case, result: Any) -> None:
+    from tcia_sdk.nbia_v4 import ENDPOINTS
+
+    endpoint = next(e for e in ENDPOINTS if e.python_name == case.method)
+    body = case.body
+    if endpoint.result == "text":
+        assert result == body
+    elif endpoint.body == "csv":
+        assert result == []  # the sample is the header alone: no rows
+    elif endpoint.result == "values":
+        assert result == [row[endpoint.value_field] for row in body if endpoint.value_field in row]
+    elif endpoint.result == "row":
+        assert unstructure(result) == body[0]
+    else:
+        assert [unstructure(r) for r in result] == body
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_every_endpoint_wire_and_decoding(samples: dict[str, Any], mode: str) -> None:
+    table = cases(samples)
+    from tcia_sdk.nbia_v4 import ENDPOINTS
+
+    typed = {e.python_name for e in ENDPOINTS if e.result != "binary"}
+    assert {c.method for c in table} == typed  # every non-binary endpoint has a case
+    for case in table:
+        result, request = call(Client if mode == "sync" else AsyncClient, BASE, case, mode)
+        assert request.method == case.http_method, case.method
+        assert sent_pairs(request) == case.wire, case.method
+        assert "authorization" not in request.headers
+        check(case, result)
+
+
+def test_series_fields_and_dates(samples: dict[str, Any]) -> None:
+    case = Case("get_series", {}, "getSeries", [], samples["v4.getSeries"]["body"])
+    (series,), _ = call(Client, BASE, case, "sync")
+    assert series.series_date == datetime.date(2003, 12, 12)
+    assert series.max_submission_timestamp == datetime.date(2015, 5, 27)
+    assert series.data_description_uri == "https://doi.org/10.7937/K9/TCIA.2015.7GO2GSKS"
+    assert series.file_size == 25273786
+    assert series.authorized == 1
+
+
+def test_series_metadata_csv_is_parsed_into_typed_rows() -> None:
+    columns = ["PatientID", "SeriesInstanceUID", "ImageCount", "FileSize", "AnnotationsFlag"]
+    columns += ["PixelSpacing(mm)-Row", "SeriesNumber"]
+    rows = [
+        ["STS_010", "1.2.3", "48", "25273786", "false", "0.9375", "300.000000"],
+        ["STS_011", "1.2.4", "", "", "1", "", ""],
+    ]
+    text = "".join(",".join(f'"{cell}"' for cell in line) + "\n" for line in [columns, *rows])
+    case = Case(
+        "get_series_metadata",
+        {"series_instance_uids": ["1.2.3", "1.2.4"]},
+        "getSeriesMetadata",
+        [("list", "1.2.3"), ("list", "1.2.4")],
+        text,
+        http_method="POST",
+    )
+    rows, _ = call(Client, BASE, case, "sync")
+    assert rows == [
+        SeriesMetadata(
+            patient_id="STS_010",
+            series_instance_uid="1.2.3",
+            image_count=48,
+            file_size=25273786,
+            annotations_flag=False,
+            pixel_spacing_mm_row=0.9375,
+            series_number=300,
+        ),
+        SeriesMetadata(patient_id="STS_011", series_instance_uid="1.2.4", annotations_flag=True),
+    ]
+
+
+def test_binary_endpoints(tmp_path: Path) -> None:
+    zip_case = Case(
+        "get_image",
+        {"series_instance_uid": UID, "new_file_names": "Yes", "include_md5": "yes", "to": tmp_path / "s.zip"},
+        "getImage",
+        [("SeriesInstanceUID", UID), ("NewFileNames", "Yes"), ("IncludeMD5", "yes")],
+        b"PK\x03\x04zip",
+        headers={"Content-Disposition": f'attachment; filename="{UID}.zip"'},
+    )
+    result, request = call(Client, BASE, zip_case, "sync")
+    assert sent_pairs(request) == zip_case.wire
+    assert isinstance(result, Download)
+    assert result.filename == f"{UID}.zip"
+    md5_case = Case(
+        "get_image_with_md5_hash",
+        {"series_instance_uid": UID, "to": tmp_path / "m.zip"},
+        "getImageWithMD5Hash",
+        [("SeriesInstanceUID", UID)],
+        b"PK",
+    )
+    result, request = call(AsyncClient, BASE, md5_case, "async")
+    assert (tmp_path / "m.zip").read_bytes() == b"PK"
+    single = Case(
+        "get_single_image",
+        {"series_instance_uid": UID, "sop_instance_uid": SOP},
+        "getSingleImage",
+        [("SeriesInstanceUID", UID), ("SOPInstanceUID", SOP)],
+        b"DICM",
+    )
+    data, request = call(Client, BASE, single, "sync")
+    assert data == b"DICM"
+
+
+def test_zero_length_200_is_no_results() -> None:
+    with respx.mock() as router:
+        router.get(path="/nbia-api/services/v4/getSeries").mock(return_value=httpx.Response(200, content=b""))
+        router.get(path="/nbia-api/services/v4/getSeriesSize").mock(
+            return_value=httpx.Response(200, content=b"")
+        )
+        with Client() as tcia:
+            assert tcia.get_series(collection="nope") == []
+            size = tcia.get_series_size(series_instance_uid="1.2")
+    assert (size.total_size_in_bytes, size.object_count) == (None, None)
+
+
+def test_unknown_parameter_400_keeps_the_server_sentence(samples: dict[str, Any]) -> None:
+    sample = samples["v4.error.invalid_param"]
+    with respx.mock() as router:
+        router.get(path="/nbia-api/services/v4/getSeries").mock(
+            return_value=httpx.Response(
+                400, text=sample["body_text"], headers={"Content-Type": "application/json"}
+            )
+        )
+        with Client() as tcia, pytest.raises(BadRequestError) as info:
+            tcia.get_series(collection="TCGA-GBM", extra_query={"collection": "x"})
+    assert info.value.server_message.startswith("Invalid query parameter: 'collection'.")
