@@ -293,6 +293,11 @@ def decode_csv_result(ctx: DecodeContext) -> Any:
     rows: list[Any] = []
     try:
         reader = csv.DictReader(io.StringIO(text))
+        known = {f.wire for f in model.fields}
+        if reader.fieldnames is not None and not known.intersection(reader.fieldnames):
+            # A renamed header would otherwise give rows of None without a word.
+            shown = ", ".join(list(reader.fieldnames)[:5])
+            raise ctx.error(f"the CSV header ({shown}, ...) has none of the {model.name} columns")
         for index, row in enumerate(reader):
             if None in row:  # more cells than header columns
                 raise ctx.error(f"CSV row {index} has more cells than the header", row=index)

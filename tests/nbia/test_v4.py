@@ -341,3 +341,14 @@ def test_unknown_parameter_400_keeps_the_server_sentence(samples: dict[str, Any]
         with Client() as tcia, pytest.raises(BadRequestError) as info:
             tcia.get_series(collection="TCGA-GBM", extra_query={"collection": "x"})
     assert info.value.server_message.startswith("Invalid query parameter: 'collection'.")
+
+
+def test_series_metadata_csv_with_unknown_header_is_an_error() -> None:
+    from tcia_sdk import ResponseDecodeError
+
+    text = '"Patient ID","Series Instance UID"\n"STS_010","1.2.3"\n'
+    case = Case(
+        "get_series_metadata", {"series_instance_uids": ["1.2.3"]}, "getSeriesMetadata", [], text, "POST"
+    )
+    with pytest.raises(ResponseDecodeError, match="none of the SeriesMetadata columns"):
+        call(Client, BASE, case, "sync")

@@ -1,0 +1,482 @@
+"""OpenAPI 3.1 export of a spec: ``python -m codegen openapi SPEC.yaml [-o OUT.json]``.
+
+The document describes the real wire format, read from the intermediate model (`codegen.ir.ApiIR`),
+so it is only as true as the spec. The mapping:
+
+* ``info``: title = api.name, version = api.version (or ``"0"``), description = api.doc;
+  ``servers``: the base_url. Root extensions ``x-empty-result`` (``empty_array``: ``[]``;
+  ``empty_body``: a zero-length 200) and ``x-unknown-params`` (``reject``: 400); the spec file and
+  its SHA-256 in ``info`` (``x-spec-file``, ``x-spec-sha256``).
+* One path per endpoint, ``/<resource path>/<wire name>``, with the endpoint's method;
+  ``operationId`` is the wire name, ``x-python-name`` the SDK method. Query parameters keep their
+  exact wire names (case and all): str/int/float/bool -> string/integer/number/boolean; enum ->
+  string with the values; date -> string with ``format: date`` when the wire format is ISO
+  ``%Y-%m-%d``, otherwise a ``pattern`` and a description of the wire format (``MM-DD-YYYY``);
+  repeated -> an array sent as ``key=a&key=b`` (``explode: true``). Form parameters (POST) form an
+  ``application/x-www-form-urlencoded`` request body. The format parameter is an optional query enum
+  on endpoints that have formats.
+* Auth: ``api_key`` -> an apiKey scheme in its header; ``oauth2_password`` -> an OAuth2 password flow
+  whose tokenUrl is resolved against base_url as the SDK does. Applied globally; when auth is
+  optional the global requirement also lists ``{}`` (anonymous).
+* 200 responses by result kind: rows -> array of ``$ref`` to the model; row -> the same with at most
+  one item; values -> array of one-property objects (the property is absent for a NULL); text ->
+  text/plain (or the endpoint's media type); binary -> the endpoint's media type with
+  ``format: binary``. Endpoints with formats also list the other formats' content types (csv, xml,
+  html) as strings. A csv body (``body: csv``) is a text/csv string whose columns are the model
+  named by ``x-csv-columns-of``. Errors 400, 401 (when the API has auth), 404, 429 and 500 are
+  shared responses whose body is a plain sentence or ``{"errorMessage": ...}`` as api.error_style
+  says.
+* Components: one object schema per model, properties keyed by exact wire names (spaces allowed)
+  with ``x-python-name``; no ``required`` (an absent key is a NULL) and ``additionalProperties: true``
+  (servers add columns). Dates and datetimes are strings with their wire format in the description,
+  and in ``x-date-format`` (strftime); ``coerce_from_string`` fields also allow the string form.
+
+The output is deterministic: the same spec gives the same bytes (JSON, sorted keys).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+from .diagnostics import SpecError
+from .files import load_api
+from .ir import ApiIR, EndpointIR, FieldIR, ModelIR, ParamIR
+
+Json = dict[str, Any]
+
+OPENAPI_VERSION = "3.1.0"
+ISO_DATE = "%Y-%m-%d"
+SCALAR_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
+TABULAR_KINDS = ("rows", "row", "values")
+DEFAULT_MEDIA_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv",
+    "xml": "application/xml",
+    "html": "text/html",
+}
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+
+# strftime directive -> (how people write it, a regular expression for what strftime writes).
+DATE_DIRECTIVES = {
+    "Y": ("YYYY", "[0-9]{4}"),
+    "y": ("YY", "[0-9]{2}"),
+    "m": ("MM", "[0-9]{2}"),
+    "d": ("DD", "[0-9]{2}"),
+    "H": ("hh", "[0-9]{2}"),
+    "M": ("mm", "[0-9]{2}"),
+    "S": ("ss", "[0-9]{2}"),
+    "f": ("f", "[0-9]{1,6}"),
+    "b": ("Mon", "[A-Za-z]{3}"),
+    "a": ("Day", "[A-Za-z]{3}"),
+    "%": ("%", "%"),
+}
+REGEX_SPECIALS = frozenset(".^$*+?()[]{}|\\")
+
+ERROR_RESPONSES = (
+    ("400", "BadRequest", "A missing or invalid parameter."),
+    ("401", "Unauthorized", "Missing, invalid or expired credentials."),
+    ("404", "NotFound", "Unknown path (no such endpoint)."),
+    ("429", "TooManyRequests", "Too many requests; wait as Retry-After says, when given."),
+    ("500", "ServerError", "The server failed to process the request."),
+)
+
+
+# -- the document ---------------------------------------------------------------------------
+def to_openapi(api: ApiIR) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of one API version, as plain JSON-ready data."""
+    doc: Json = {
+        "openapi": OPENAPI_VERSION,
+        "info": _info(api),
+        "servers": [{"url": api.base_url}],
+        "paths": _paths(api),
+        "components": _components(api),
+        "x-empty-result": api.empty_result,
+        "x-unknown-params": api.unknown_params,
+    }
+    security = _global_security(api)
+    if security:
+        doc["security"] = security
+    return doc
+
+
+def _info(api: ApiIR) -> Json:
+    return {
+        "title": api.name,
+        "version": api.version or "0",
+        "description": api.doc.strip(),
+        "x-spec-file": api.spec_file,
+        "x-spec-sha256": api.spec_sha256,
+    }
+
+
+def _components(api: ApiIR) -> Json:
+    components: Json = {
+        "schemas": {model.name: _model_schema(model) for model in api.models},
+        "responses": _error_responses(api),
+    }
+    schemes = _security_schemes(api)
+    if schemes:
+        components["securitySchemes"] = schemes
+    return components
+
+
+# -- auth -----------------------------------------------------------------------------------
+def _security_schemes(api: ApiIR) -> Json:
+    auth = api.auth
+    if auth.kind == "api_key":
+        description = f"The API key, sent in the `{auth.header}` header."
+        if auth.env:
+            description += f" The SDK reads it from ${auth.env} when none is passed."
+        return {
+            "api_key": {"type": "apiKey", "in": "header", "name": auth.header, "description": description}
+        }
+    if auth.kind == "oauth2_password":
+        scheme: Json = {
+            "type": "oauth2",
+            "description": "A Bearer token from the OAuth2 password grant (`Authorization: Bearer <token>`).",
+            "flows": {"password": {"tokenUrl": _token_url(api), "scopes": {}}},
+        }
+        if auth.client_id:
+            scheme["x-client-id"] = auth.client_id
+        if auth.guest_username:
+            scheme["x-guest-username"] = auth.guest_username
+        return {"oauth2": scheme}
+    return {}
+
+
+def _token_url(api: ApiIR) -> str:
+    """The token URL made absolute the way the SDK does: relative to base_url as a folder."""
+    assert api.auth.token_url is not None
+    return urljoin(api.base_url.rstrip("/") + "/", api.auth.token_url)
+
+
+def _global_security(api: ApiIR) -> list[Json]:
+    names = list(_security_schemes(api))
+    if not names:
+        return []
+    requirements: list[Json] = [{name: []} for name in names]
+    if not api.auth.required:
+        requirements.append({})  # anonymous access is allowed too
+    return requirements
+
+
+# -- paths and operations -------------------------------------------------------------------
+def _paths(api: ApiIR) -> Json:
+    paths: Json = {}
+    for endpoint in api.endpoints:
+        paths.setdefault(f"/{endpoint.path}", {})[endpoint.method.lower()] = _operation(api, endpoint)
+    return paths
+
+
+def _operation(api: ApiIR, endpoint: EndpointIR) -> Json:
+    operation: Json = {
+        "operationId": endpoint.wire,
+        "summary": _summary(endpoint.doc),
+        "description": endpoint.doc.strip(),
+        "x-python-name": endpoint.python,
+        "x-idempotent": endpoint.idempotent,
+        "responses": _responses(api, endpoint),
+    }
+    parameters = _query_parameters(api, endpoint)
+    if parameters:
+        operation["parameters"] = parameters
+    body = _form_body(endpoint)
+    if body is not None:
+        operation["requestBody"] = body
+    return operation
+
+
+def _summary(doc: str) -> str:
+    first_line = doc.strip().splitlines()[0] if doc.strip() else ""
+    return first_line.strip()
+
+
+def _query_parameters(api: ApiIR, endpoint: EndpointIR) -> list[Json]:
+    params = [_query_parameter(p) for p in endpoint.params if p.location == "query"]
+    if api.format_param and endpoint.formats:
+        params.append(_format_parameter(api, endpoint))
+    return params
+
+
+def _query_parameter(param: ParamIR) -> Json:
+    out: Json = {
+        "name": param.wire,
+        "in": "query",
+        "required": param.required,
+        "description": param.doc.strip(),
+        "schema": _param_schema(param),
+        "x-python-name": param.python,
+    }
+    if param.repeated:
+        out["style"] = "form"
+        out["explode"] = True
+    return out
+
+
+def _format_parameter(api: ApiIR, endpoint: EndpointIR) -> Json:
+    media = _media_types(api)
+    listed = ", ".join(f"{fmt} ({media[fmt]})" for fmt in endpoint.formats)
+    description = f"Response format: {listed}. Only {endpoint.formats[0]} is typed; the others are text."
+    if api.send_default_format:
+        description += f" The SDK always sends it ({endpoint.formats[0]} by default)."
+    return {
+        "name": api.format_param,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string", "enum": list(endpoint.formats)},
+    }
+
+
+def _form_body(endpoint: EndpointIR) -> Json | None:
+    form = [p for p in endpoint.params if p.location == "form"]
+    if not form:
+        return None
+    schema: Json = {
+        "type": "object",
+        "properties": {p.wire: _form_property(p) for p in form},
+    }
+    required = [p.wire for p in form if p.required]
+    if required:
+        schema["required"] = required
+    media: Json = {"schema": schema}
+    repeated = {p.wire: {"style": "form", "explode": True} for p in form if p.repeated}
+    if repeated:
+        media["encoding"] = repeated
+    return {"required": bool(required), "content": {FORM_MEDIA_TYPE: media}}
+
+
+def _form_property(param: ParamIR) -> Json:
+    return {**_param_schema(param), "description": param.doc.strip(), "x-python-name": param.python}
+
+
+def _param_schema(param: ParamIR) -> Json:
+    if param.type == "enum":
+        schema: Json = {"type": "string", "enum": list(param.enum)}
+    elif param.type == "date":
+        assert param.date_format is not None
+        schema = _date_param_schema(param.date_format)
+    else:
+        schema = {"type": SCALAR_TYPES[param.type]}
+    if param.repeated:
+        return {"type": "array", "items": schema}
+    return schema
+
+
+def _date_param_schema(date_format: str) -> Json:
+    if date_format == ISO_DATE:
+        return {"type": "string", "format": "date"}
+    schema: Json = {
+        "type": "string",
+        "description": f"A date written as {_human_date_format(date_format)}.",
+        "x-date-format": date_format,
+    }
+    pattern = _date_pattern(date_format)
+    if pattern is not None:
+        schema["pattern"] = pattern
+    return schema
+
+
+# -- responses -------------------------------------------------------------------------------
+def _responses(api: ApiIR, endpoint: EndpointIR) -> Json:
+    responses: Json = {"200": _success(api, endpoint)}
+    for status, name, _ in ERROR_RESPONSES:
+        if status == "401" and api.auth.kind == "none":
+            continue
+        responses[status] = {"$ref": f"#/components/responses/{name}"}
+    return responses
+
+
+def _success(api: ApiIR, endpoint: EndpointIR) -> Json:
+    if endpoint.kind == "binary":
+        media_type = endpoint.media_type or "application/octet-stream"
+        return {
+            "description": f"The content, streamed ({media_type}).",
+            "content": {media_type: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    if endpoint.kind == "text":
+        media_type = endpoint.media_type or "text/plain"
+        return {"description": "Text.", "content": {media_type: {"schema": {"type": "string"}}}}
+    return {
+        "description": _tabular_description(api, endpoint),
+        "content": _tabular_content(api, endpoint),
+        "x-empty-result": api.empty_result,
+    }
+
+
+def _tabular_description(api: ApiIR, endpoint: EndpointIR) -> str:
+    what = {
+        "rows": f"{endpoint.model} rows",
+        "row": f"at most one {endpoint.model} row",
+        "values": f"one-key objects holding {endpoint.value_field}",
+    }[endpoint.kind]
+    empty = {
+        "empty_array": "No result is `[]` (an empty CSV has its header only).",
+        "empty_body": "No result is a zero-length 200 body, whatever the format.",
+    }.get(api.empty_result, f"No result: {api.empty_result}.")
+    return f"An array of {what}. A key absent from a row is a NULL. {empty}"
+
+
+def _tabular_content(api: ApiIR, endpoint: EndpointIR) -> Json:
+    media = _media_types(api)
+    typed = "csv" if endpoint.body == "csv" else (endpoint.typed_format or "json")
+    content: Json = {media[typed]: _typed_media(endpoint)}
+    for fmt in endpoint.formats:
+        if fmt == typed:
+            continue
+        schema = _rows_schema(endpoint) if fmt == "json" else {"type": "string"}
+        content.setdefault(media[fmt], {"schema": schema})
+    return content
+
+
+def _typed_media(endpoint: EndpointIR) -> Json:
+    if endpoint.body == "csv":
+        return {
+            "schema": {"type": "string"},
+            "x-csv-columns-of": f"#/components/schemas/{endpoint.model}",
+        }
+    return {"schema": _rows_schema(endpoint)}
+
+
+def _rows_schema(endpoint: EndpointIR) -> Json:
+    if endpoint.kind == "values":
+        assert endpoint.value_field is not None
+        item: Json = {"type": "object", "properties": {endpoint.value_field: {"type": "string"}}}
+        return {"type": "array", "items": item}
+    schema: Json = {"type": "array", "items": {"$ref": f"#/components/schemas/{endpoint.model}"}}
+    if endpoint.kind == "row":
+        schema["maxItems"] = 1
+    return schema
+
+
+def _media_types(api: ApiIR) -> dict[str, str]:
+    return {**DEFAULT_MEDIA_TYPES, **dict(api.content_types)}
+
+
+def _error_body(api: ApiIR) -> tuple[str, Json]:
+    """How error bodies look (api.error_style): the sentence saying so and the content."""
+    if api.error_style == "json_error_message":
+        schema: Json = {
+            "type": "object",
+            "properties": {"errorMessage": {"type": "string"}},
+            "additionalProperties": True,
+        }
+        shape = 'The body, when there is one, is `{"errorMessage": "<text>"}`.'
+        return shape, {"application/json": {"schema": schema}}
+    shape = "The body, when there is one, is a plain sentence (not always labelled text/plain)."
+    return shape, {"text/plain": {"schema": {"type": "string"}}}
+
+
+def _error_responses(api: ApiIR) -> Json:
+    out: Json = {}
+    for status, name, what in ERROR_RESPONSES:
+        if status == "401" and api.auth.kind == "none":
+            continue
+        if status == "400" and api.unknown_params == "reject":
+            what = "A missing or invalid parameter, or an unknown or mis-cased query parameter."
+        shape, content = _error_body(api)
+        response: Json = {"description": f"{what} {shape}", "content": content}
+        if status == "429":
+            response["headers"] = {
+                "Retry-After": {"description": "Seconds or an HTTP date.", "schema": {"type": "string"}}
+            }
+        out[name] = response
+    return out
+
+
+# -- models ---------------------------------------------------------------------------------
+def _model_schema(model: ModelIR) -> Json:
+    return {
+        "type": "object",
+        "description": model.doc.strip(),
+        "properties": {f.wire: _field_schema(f) for f in model.fields},
+        "additionalProperties": True,
+    }
+
+
+def _field_schema(field: FieldIR) -> Json:
+    description = field.doc.strip()
+    if field.type in ("date", "datetime"):
+        assert field.date_format is not None
+        schema: Json = {"type": "string", "x-date-format": field.date_format}
+        if field.type == "date" and field.date_format == ISO_DATE:
+            schema["format"] = "date"
+        description += f" Wire format: {_human_date_format(field.date_format)}."
+    elif field.coerce_from_string:
+        schema = {"type": [SCALAR_TYPES[field.type], "string"]}
+        description += " May arrive as a string holding the value."
+    else:
+        schema = {"type": SCALAR_TYPES[field.type]}
+    schema["description"] = description
+    schema["x-python-name"] = field.python
+    return schema
+
+
+# -- date formats -----------------------------------------------------------------------------
+def _date_tokens(date_format: str) -> list[tuple[str, str] | None]:
+    """Each piece of a strftime format as (human, regex); None for a directive not known here."""
+    tokens: list[tuple[str, str] | None] = []
+    chars = iter(date_format)
+    for char in chars:
+        if char == "%":
+            tokens.append(DATE_DIRECTIVES.get(next(chars, "")))
+        else:
+            tokens.append((char, "\\" + char if char in REGEX_SPECIALS else char))
+    return tokens
+
+
+def _human_date_format(date_format: str) -> str:
+    """``%m-%d-%Y`` -> ``MM-DD-YYYY (strftime %m-%d-%Y)``."""
+    tokens = _date_tokens(date_format)
+    if any(t is None for t in tokens):
+        return f"strftime {date_format}"
+    return "".join(t[0] for t in tokens if t is not None) + f" (strftime {date_format})"
+
+
+def _date_pattern(date_format: str) -> str | None:
+    tokens = _date_tokens(date_format)
+    if any(t is None for t in tokens):
+        return None
+    return "^" + "".join(t[1] for t in tokens if t is not None) + "$"
+
+
+# -- command line -----------------------------------------------------------------------------
+def _dumps(doc: Json) -> str:
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m codegen openapi",
+        description="Export a spec as an OpenAPI 3.1 document (JSON).",
+    )
+    parser.add_argument("spec", type=Path, help="the spec file (spec/<version>.yaml)")
+    parser.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    return parser
+
+
+def run(argv: list[str]) -> int:
+    """``python -m codegen openapi SPEC.yaml [-o OUT.json]``; ``argv`` is what follows ``openapi``.
+
+    Exit status 0 when written, 2 when the spec cannot be read or has problems (listed on stderr).
+    """
+    args = _parser().parse_args(argv)
+    try:
+        api = load_api(args.spec)
+    except SpecError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{args.spec}: cannot read the spec: {exc.strerror}", file=sys.stderr)
+        return 2
+    text = _dumps(to_openapi(api))
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8", newline="\n")
+    return 0
