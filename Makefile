@@ -16,6 +16,11 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP) check lint typecheck pytest
 
+# The main job: the seed's walkthrough for TCIA v3 and NBIA v4 against the embedded fake TCIA
+# (no network needed); with TCIA_BASE_URL set, against that server.
+demo: $(STAMP)
+	$(PY) -m tcia_sdk.demo
+
 generate: $(STAMP)
 	$(PY) -m codegen generate
 
@@ -31,6 +36,10 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(PY) -m pytest
+
+# Not part of `make test`: figures are ratios to baselines measured in the same run.
+bench: $(STAMP)
+	$(PY) -m tests.benchmarks
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -149,7 +149,13 @@ class _Builder:
             return None
         by_wire = {e.wire: e for e in endpoints}
         path: YamlPath = ("download",)
-        expected_kinds = {"zip": "binary", "metadata": "rows", "single_image": "binary", "sop_uids": "values"}
+        expected_kinds = {
+            "zip": "binary",
+            "metadata": "rows",
+            "single_image": "binary",
+            "sop_uids": "values",
+            "query": "rows",
+        }
         for key, kind in expected_kinds.items():
             name = spec.get(key)
             if name is None:
@@ -179,6 +185,7 @@ class _Builder:
             size_field=spec.get("size_field"),
             single_image=spec.get("single_image"),
             sop_uids=spec.get("sop_uids"),
+            query=spec.get("query"),
         )
 
     def _models(self) -> list[ModelIR]:
@@ -326,6 +333,8 @@ class _Builder:
             self.error((*path, "response", "body"), f"body: {body} applies to rows and row responses only")
         if kind not in ("binary", "text") and response.get("media_type"):
             self.error((*path, "response", "media_type"), "media_type applies to binary and text responses")
+        if kind != "binary" and response.get("content"):
+            self.error((*path, "response", "content"), "content applies to binary responses")
         if kind == "binary" and not response.get("media_type"):
             self.error((*path, "response"), "a binary response needs `media_type:`")
         endpoint_formats: tuple[str, ...] = ()
@@ -350,6 +359,7 @@ class _Builder:
             in_memory=bool(response.get("in_memory", False)),
             formats=endpoint_formats,
             body=body,
+            content=response.get("content"),
         )
 
 

@@ -95,6 +95,7 @@ class EndpointIR:
     in_memory: bool = False
     formats: tuple[str, ...] = ()
     body: str = "json"  # rows/row: "json", or "csv" parsed by its header
+    content: str | None = None  # binary: series-zip, series-zip-md5 or dicom-instance
 
     @property
     def constant(self) -> str:
@@ -149,6 +150,7 @@ class DownloadIR:
     size_field: str | None = None
     single_image: str | None = None
     sop_uids: str | None = None
+    query: str | None = None
 
 
 @attrs.frozen

@@ -29,6 +29,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from ._runtime import Download, Hooks, RawResponse, RequestEvent, ResponseEvent, RetryPolicy
+    from .dataframes import to_dataframe
     from .download import (
         DownloadReport,
         Estimate,
@@ -72,6 +73,7 @@ __all__ = [
     "download_series",
     "estimate_download",
     "read_manifest",
+    "to_dataframe",
     "write_manifest",
 ]
 
@@ -97,6 +99,7 @@ _LAZY = {
         ],
         ".download",
     ),
+    "to_dataframe": ".dataframes",
 }
 
 

@@ -106,6 +106,7 @@ class DownloadInfo:
     size_field: str | None = None
     single_image: Endpoint | None = None
     sop_uids: Endpoint | None = None
+    query: Endpoint | None = None
 
 
 @attrs.frozen
@@ -127,6 +128,7 @@ class Endpoint:
     idempotent: bool = True
     media_type: str | None = None
     body: Literal["json", "csv"] = "json"
+    content: Literal["series-zip", "series-zip-md5", "dicom-instance"] | None = None
     doc: str = ""
 
     @property

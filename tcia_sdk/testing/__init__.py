@@ -13,6 +13,7 @@ Consuming services use it to test their own pipelines offline::
 from ._fake import DEFAULT_API_KEY, FakeTCIA
 from ._faults import CorruptBody, Delay, Fault, FaultPlan, ResetMidBody, Status, Truncate
 from ._http import App, LoopbackServer, Request, Response
+from ._serve import RunningFake, fake_tcia_server
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -26,6 +27,8 @@ __all__ = [
     "Request",
     "ResetMidBody",
     "Response",
+    "RunningFake",
     "Status",
     "Truncate",
+    "fake_tcia_server",
 ]

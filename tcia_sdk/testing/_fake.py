@@ -129,9 +129,9 @@ class FakeTCIA:
         fmt = values.get(endpoint.format_param or "", [endpoint.formats[0] if endpoint.formats else "json"])[
             0
         ]
-        if download is not None and endpoint is download.zip:
+        if endpoint.content in ("series-zip", "series-zip-md5"):
             return self._zip(endpoint, download, values)
-        if download is not None and endpoint is download.single_image:
+        if endpoint.content == "dicom-instance":
             return self._single_image(endpoint, values)
         if endpoint.result == "binary":
             return _error(api, 501, f"the fake has no data for {endpoint.name}")
@@ -150,17 +150,24 @@ class FakeTCIA:
     def _series(self, uid: str | None) -> SeriesData | None:
         return next((s for s in self.dataset if s.uid == uid), None)
 
-    def _zip(self, endpoint: Endpoint, download: DownloadInfo, values: Mapping[str, list[str]]) -> Response:
+    def _zip(
+        self, endpoint: Endpoint, download: DownloadInfo | None, values: Mapping[str, list[str]]
+    ) -> Response:
         series = self._series(values.get("SeriesInstanceUID", [None])[0])
         if series is None:
             return _error(endpoint.api, 400, "Series not found or not public.")
-        with_md5 = download.md5_file is not None and all(
-            values.get(k, [""])[0].lower() == v.lower() for k, v in download.zip_params.items()
+        layout = download.zip_layout if download is not None else "nbia"
+        md5_file = (download.md5_file if download is not None else None) or "md5hashes.csv"
+        # MD5s come with the md5 endpoint, or when the request carries the spec's zip_params
+        # (NBIA v4 getImage?IncludeMD5=yes).
+        asked = (
+            download is not None
+            and bool(download.zip_params)
+            and all(values.get(k, [""])[0].lower() == v.lower() for k, v in download.zip_params.items())
         )
-        body = series_zip(
-            series, layout=download.zip_layout, md5_file=download.md5_file if with_md5 else None
-        )
-        name = "bindaas-blob-download.zip" if download.zip_layout == "bindaas" else f"{series.uid}.zip"
+        with_md5 = endpoint.content == "series-zip-md5" or asked
+        body = series_zip(series, layout=layout, md5_file=md5_file if with_md5 else None)
+        name = "bindaas-blob-download.zip" if layout == "bindaas" else f"{series.uid}.zip"
         headers = {
             "Content-Type": endpoint.media_type or "application/zip",
             "Content-Disposition": f'attachment; filename="{name}"',

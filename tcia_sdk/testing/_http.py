@@ -131,11 +131,13 @@ class LoopbackServer:
         loop.close()
         self._loop = None
 
-    def serve_forever(self) -> None:
-        """Run in the foreground until interrupted."""
+    def serve_forever(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Run in the foreground until interrupted; ``on_ready`` runs once the port is bound."""
 
         async def main() -> None:
             server = await self._listen()
+            if on_ready is not None:
+                on_ready()
             async with server:
                 await server.serve_forever()
 

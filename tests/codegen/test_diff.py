@@ -411,7 +411,7 @@ V3_PATIENTS_BY_MODALITY = """\
       - {use: Modality, required: true}
     response: {kind: rows, model: Patient}
 """
-V3_GET_IMAGE_RESPONSE = "    response: {kind: binary, media_type: application/zip}\n"
+V3_GET_IMAGE_RESPONSE = "    response: {kind: binary, media_type: application/zip, content: series-zip}\n"
 TOKEN = "      - {wire: Token, type: str, required: true, doc: t}\n"
 
 

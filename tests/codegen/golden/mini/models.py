@@ -52,31 +52,31 @@ class Item:
 
     item_uid: str | None = attrs.field(
         default=None,
-        metadata={"wire": "ItemUID"},
+        metadata={"wire": "ItemUID", "type": "str"},
     )
     count: int | None = attrs.field(
         default=None,
-        metadata={"wire": "Count"},
+        metadata={"wire": "Count", "type": "int"},
     )
     ratio: float | None = attrs.field(
         default=None,
-        metadata={"wire": "Ratio"},
+        metadata={"wire": "Ratio", "type": "float"},
     )
     flag: bool | None = attrs.field(
         default=None,
-        metadata={"wire": "Flag"},
+        metadata={"wire": "Flag", "type": "bool"},
     )
     date_released: datetime.date | None = attrs.field(
         default=None,
-        metadata={"wire": "Date Released", "date_format": "%m-%d-%Y"},
+        metadata={"wire": "Date Released", "type": "date", "date_format": "%m-%d-%Y"},
     )
     third_party_analysis: str | None = attrs.field(
         default=None,
-        metadata={"wire": "3rd Party Analysis"},
+        metadata={"wire": "3rd Party Analysis", "type": "str"},
     )
     class_: str | None = attrs.field(
         default=None,
-        metadata={"wire": "class"},
+        metadata={"wire": "class", "type": "str"},
     )
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 

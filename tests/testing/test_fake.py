@@ -1,0 +1,145 @@
+"""The fake TCIA answers every endpoint of every version, with each API's own conventions."""
+
+from __future__ import annotations
+
+import datetime
+import subprocess
+import sys
+from typing import Any
+
+import httpx
+import pytest
+
+from tcia_sdk import AuthenticationError, BadRequestError
+from tcia_sdk._runtime.endpoint import Endpoint, Param
+from tcia_sdk._versions import available_versions, load_version
+from tcia_sdk.testing import RunningFake, Status
+from tcia_sdk.testing._dataset import default_dataset
+
+SERIES = default_dataset()[0]
+SAMPLE_VALUES: dict[str, Any] = {
+    "str": "TCGA-FAKE",
+    "int": 1,
+    "float": 1.0,
+    "bool": True,
+    "date": datetime.date(2000, 1, 1),
+}
+
+
+def argument(param: Param) -> Any:
+    """A value the dataset can answer for ``param`` (UIDs of a real series, enum choices)."""
+    key = param.matches or param.wire
+    if param.type == "enum":
+        return param.enum[0]
+    if key in SERIES.row:
+        value = SERIES.row[key] if param.type == "str" else SAMPLE_VALUES[param.type]
+    elif key == "SOPInstanceUID":
+        value = SERIES.instances[0].sop_instance_uid
+    else:
+        value = SAMPLE_VALUES[param.type]
+    return [value] if param.repeated else value
+
+
+def client_for(fake_tcia: RunningFake, version: str) -> Any:
+    module = load_version(version)
+    options: dict[str, Any] = {"base_url": fake_tcia.base_url(version), "max_retries": 0}
+    if module.API.auth.kind == "api_key":
+        options["api_key"] = fake_tcia.api_key
+    return module.Client(**options)
+
+
+@pytest.mark.parametrize("version", available_versions())
+def test_every_endpoint_is_answered(fake_tcia: RunningFake, version: str, tmp_path: Any) -> None:
+    module = load_version(version)
+    endpoints: tuple[Endpoint, ...] = module.ENDPOINTS
+    with client_for(fake_tcia, version) as client:
+        for endpoint in endpoints:
+            kwargs = {p.python: argument(p) for p in endpoint.params if p.required}
+            if endpoint.result == "binary":
+                kwargs["to"] = tmp_path / f"{endpoint.name}.bin"
+            result = getattr(client, endpoint.python_name)(**kwargs)
+            if endpoint.result == "binary":
+                assert result.bytes_written > 0, endpoint.name
+            elif endpoint.result == "row":
+                assert result is not None
+            else:
+                assert isinstance(result, list | str), endpoint.name
+    assert fake_tcia.count() >= len(endpoints)
+
+
+def test_selection_projection_and_dates(fake_tcia: RunningFake) -> None:
+    with client_for(fake_tcia, "nbia_v4") as client:
+        assert client.get_collection_values() == ["TCGA-FAKE", "PHANTOM-FAKE"]
+        assert client.get_modality_values(collection="tcga-fake") == ["MR", "CT"]  # case-insensitive
+        patients = client.get_patient(collection="TCGA-FAKE")
+        assert [p.patient_id for p in patients] == ["TCGA-FK-0001", "TCGA-FK-0002"]  # distinct rows
+        assert (
+            client.new_patients_in_collection(collection="TCGA-FAKE", from_date=datetime.date(2015, 1, 1))
+            == []
+        )
+        size = client.get_series_size(series_instance_uid=SERIES.uid)
+        assert (size.total_size_in_bytes, size.object_count) == (SERIES.file_size, len(SERIES.instances))
+        assert client.get_sop_instance_uids(series_instance_uid=SERIES.uid) == [
+            i.sop_instance_uid for i in SERIES.instances
+        ]
+
+
+def test_each_api_keeps_its_conventions(fake_tcia: RunningFake) -> None:
+    v3 = httpx.get(fake_tcia.base_url("v3") + "/TCIA/query/getSeries", params={"Collection": "none"},
+                   headers={"api_key": fake_tcia.api_key})  # fmt: skip
+    assert (v3.status_code, v3.text) == (200, "[]")
+    v4 = httpx.get(fake_tcia.base_url("nbia_v4") + "/getSeries", params={"Collection": "none"})
+    assert (v4.status_code, v4.content) == (200, b"")
+    csv = httpx.get(fake_tcia.base_url("v3") + "/TCIA/query/getModalityValues", params={"format": "csv"},
+                    headers={"api_key": fake_tcia.api_key})  # fmt: skip
+    assert csv.headers["content-type"] == "application/csv"
+    assert csv.text.splitlines() == ["Modality", "MR", "CT"]
+    with client_for(fake_tcia, "nbia_v4") as client:
+        with pytest.raises(BadRequestError, match="Invalid query parameter: 'collection'"):
+            client.get_series(extra_query={"collection": "x"})
+    with client_for(fake_tcia, "nbia_v1") as client:
+        assert client.get_series(extra_query={"collection": "x"})  # v1 ignores unknown parameters
+    # A missing required parameter (the SDK refuses to send one; a raw client can).
+    missing = httpx.get(fake_tcia.base_url("nbia_v4") + "/getSeriesSize")
+    assert (missing.status_code, missing.text) == (
+        400,
+        "A parameter, SeriesInstanceUID is required for this API call.",
+    )
+    v3_missing = httpx.get(
+        fake_tcia.base_url("v3") + "/TCIA/query/getSeriesSize", headers={"api_key": fake_tcia.api_key}
+    )
+    assert v3_missing.status_code == 500
+    assert v3_missing.json() == {
+        "errorMessage": "A parameter, SeriesInstanceUID is required for this API call."
+    }
+    with load_version("v3").Client(api_key="wrong", base_url=fake_tcia.base_url("v3")) as client:
+        with pytest.raises(AuthenticationError):
+            client.get_collection_values()
+
+
+def test_required_parameters_are_checked_client_side_too(fake_tcia: RunningFake) -> None:
+    with client_for(fake_tcia, "nbia_v4") as client, pytest.raises(TypeError):
+        client.get_series_size()  # type: ignore[call-arg]
+
+
+def test_faults_and_counters_through_the_fixture(fake_tcia: RunningFake) -> None:
+    fake_tcia.faults.add(Status(503), path="getSeries", times=1)
+    module = load_version("nbia_v4")
+    with module.Client(base_url=fake_tcia.base_url("nbia_v4")) as client:
+        raw = client.with_raw_response.get_series(collection="TCGA-FAKE")
+    assert raw.retries_taken == 1
+    assert fake_tcia.count("getSeries") == 2
+
+
+def test_serve_command_prints_base_urls_and_serves() -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "tcia_sdk.testing", "serve", "--port", "0", "--versions", "nbia_v4"],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            line = process.stdout.readline() if process.stdout else ""
+            assert line.startswith("nbia_v4: base_url=http://127.0.0.1:")
+        finally:
+            process.terminate()
+            process.wait(10)
