@@ -216,6 +216,16 @@ class DecodeContext:
             retries_taken=self.retries_taken,
         )
 
+    def row_error(self, model: ModelInfo, index: int, exc: FieldError) -> ResponseDecodeError:
+        """A row that contradicts its model, naming the field and the value."""
+        what = f"field {exc.field!r}" if exc.field else "row"
+        return self.error(
+            f"{model.name} row {index}: {what} is {exc.value!r}, expected {exc.expected}",
+            field=exc.field,
+            value=exc.value,
+            row=index,
+        )
+
 
 _HTML = re.compile(rb"^\s*(<!doctype html|<html|<head|<body|<p\b|<table\b)", re.IGNORECASE)
 
@@ -252,13 +262,7 @@ def structure_rows(ctx: DecodeContext, data: object, model: ModelInfo) -> list[A
         try:
             structure_slow(model.cls, model.fields, row)
         except FieldError as exc:
-            what = f"field {exc.field!r}" if exc.field else "row"
-            raise ctx.error(
-                f"{model.name} row {index}: {what} is {exc.value!r}, expected {exc.expected}",
-                field=exc.field,
-                value=exc.value,
-                row=index,
-            ) from None
+            raise ctx.row_error(model, index, exc) from None
     raise ctx.error(f"could not structure {model.name} rows")  # pragma: no cover - defensive
 
 
@@ -304,13 +308,7 @@ def decode_csv_result(ctx: DecodeContext) -> Any:
             try:
                 rows.append(structure_slow(model.cls, model.fields, row, from_text=True))
             except FieldError as exc:
-                what = f"field {exc.field!r} is {exc.value!r}"
-                raise ctx.error(
-                    f"{model.name} row {index}: {what}, expected {exc.expected}",
-                    field=exc.field,
-                    value=exc.value,
-                    row=index,
-                ) from None
+                raise ctx.row_error(model, index, exc) from None
     except csv.Error as exc:
         raise ctx.error(f"invalid CSV ({exc})") from None
     if endpoint.result == "rows":
