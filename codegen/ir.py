@@ -60,6 +60,11 @@ class FieldIR:
         return FIELD_ANNOTATIONS[self.type]
 
     @property
+    def iso(self) -> bool:
+        """A date/datetime whose wire format ``fromisoformat`` reads exactly."""
+        return (self.type, self.date_format) in {("date", "%Y-%m-%d"), ("datetime", "%Y-%m-%dT%H:%M:%S")}
+
+    @property
     def fast_type(self) -> str:
         """The exact JSON type the fast structure path accepts without conversion."""
         if self.type in ("date", "datetime"):

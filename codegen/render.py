@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jinja2
 
-from .ir import ApiIR, EndpointIR
+from .ir import ApiIR, EndpointIR, FieldIR
 from .naming import snake_case
 
 Shape = tuple[str | None, str | None, str]
@@ -97,6 +97,7 @@ def environment() -> jinja2.Environment:
     env.filters["md"] = markdown_text
     env.filters["snake"] = snake_case
     env.globals["method_shapes"] = method_shapes
+    env.globals["fast_parser"] = fast_parser
     return env
 
 
@@ -133,6 +134,13 @@ def render_package(api: ApiIR) -> dict[str, str]:
             source = f"{head}\n# ruff: noqa: E501\n\n{rest}"
         files[name] = source
     return files
+
+
+def fast_parser(field: FieldIR) -> str:
+    """The callable a generated fast path uses to read a date/datetime field."""
+    if field.iso:
+        return "_ISO_DATE" if field.type == "date" else "_ISO_DATETIME"
+    return f"_rt.parse_{field.type}"
 
 
 def method_shapes(endpoint: EndpointIR, raw: bool) -> tuple[list[Shape], Shape]:

@@ -6,7 +6,6 @@ a Bearer token from the password grant, refreshed before it expires and once mor
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 import time
@@ -85,7 +84,7 @@ class OAuth2PasswordAuth(Auth):
         self._refresh: str | None = None
         self._expires_at = 0.0
         self._thread_lock = threading.Lock()
-        self._async_lock: asyncio.Lock | None = None
+        self._async_lock: Any = None  # an asyncio.Lock, made in the event loop that uses it
         self.tokens_fetched = 0  # for tests and metrics: grants made (password or refresh)
 
     def __repr__(self) -> str:
@@ -162,6 +161,8 @@ class OAuth2PasswordAuth(Auth):
 
     async def ensure_async(self, http: httpx.AsyncClient, timeout: httpx.Timeout) -> None:
         if self._async_lock is None:
+            import asyncio
+
             self._async_lock = asyncio.Lock()
         async with self._async_lock:
             if self._current():

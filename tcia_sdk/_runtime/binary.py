@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, BinaryIO, Protocol
@@ -13,7 +12,6 @@ from typing import IO, BinaryIO, Protocol
 import attrs
 
 TEMP_PREFIX = ".tcia-partial-"
-CHUNK_SIZE = 1 << 16
 
 
 @attrs.frozen
@@ -48,11 +46,16 @@ class PathSink:
     """Writes to a temporary file beside ``path`` and renames it into place only when complete.
 
     A failure or an interruption never leaves a partial file at ``path``: at worst a
-    ``.tcia-partial-*`` file, which `remove_stale_partials` cleans up on the next run.
+    ``.tcia-partial-*`` file, which `remove_stale_partials` cleans up on the next run. ``durable``
+    also fsyncs before the rename, so the file survives a power cut; the download engine turns it
+    off for its throwaway zips, which it verifies and deletes at once.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, durable: bool = True) -> None:
         self.path = path
+        self.durable = durable
+        import tempfile
+
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=path.parent)
         self._tmp = Path(tmp)
@@ -74,7 +77,8 @@ class PathSink:
 
     def commit(self) -> None:
         self._file.flush()
-        os.fsync(self._file.fileno())
+        if self.durable:
+            os.fsync(self._file.fileno())
         self._file.close()
         os.replace(self._tmp, self.path)
 

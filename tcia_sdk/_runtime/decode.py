@@ -7,15 +7,12 @@ keeps unknown keys in ``additional_properties`` and names the field and value wh
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import gc
-import io
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -25,6 +22,7 @@ import httpx
 from ..errors import ResponseDecodeError
 from .endpoint import Endpoint, Field, ModelInfo
 from .params import format_date
+from .redact import Redactor
 
 M = TypeVar("M")
 EXCERPT_LIMIT = 500
@@ -113,6 +111,8 @@ def _convert(field: Field, value: object, from_text: bool = False) -> object:
         if type(value) is int:
             return value
         if field.coerce_from_string and type(value) is str:
+            from decimal import Decimal, InvalidOperation  # slow path only
+
             try:
                 number = Decimal(value.strip())
             except InvalidOperation:
@@ -195,9 +195,15 @@ class DecodeContext:
 
     endpoint: Endpoint
     method: str
-    url: str
+    request_url: httpx.URL | str
+    redactor: Redactor
     response: httpx.Response
     retries_taken: int = 0
+
+    @property
+    def url(self) -> str:
+        """The request's URL with secrets removed (worked out only when an error needs it)."""
+        return self.redactor.url(self.request_url)
 
     def error(
         self, message: str, *, field: str | None = None, value: object = None, row: int | None = None
@@ -230,7 +236,7 @@ class DecodeContext:
 _HTML = re.compile(rb"^\s*(<!doctype html|<html|<head|<body|<p\b|<table\b)", re.IGNORECASE)
 
 
-def load_json(ctx: DecodeContext) -> Any:
+def load_json(ctx: DecodeContext, object_hook: Callable[[dict[str, Any]], Any] | None = None) -> Any:
     """Parse a JSON body; the API's empty-result convention yields ``[]``."""
     response = ctx.response
     content = response.content
@@ -243,7 +249,7 @@ def load_json(ctx: DecodeContext) -> Any:
         raise ctx.error(f"an HTML page ({ctype or 'no content type'}) where JSON was expected")
     try:
         with gc_paused(len(content) > GC_PAUSE_THRESHOLD):
-            return json.loads(content)
+            return json.loads(content, object_hook=object_hook)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise ctx.error(f"invalid JSON ({exc})") from None
 
@@ -266,26 +272,45 @@ def structure_rows(ctx: DecodeContext, data: object, model: ModelInfo) -> list[A
     raise ctx.error(f"could not structure {model.name} rows")  # pragma: no cover - defensive
 
 
+def _rows_while_parsing(ctx: DecodeContext, model: ModelInfo) -> list[Any]:
+    """Structure each row as the JSON parser completes it (rows of TCIA APIs are flat objects).
+
+    Each row's dict is freed as soon as its model exists, instead of a second pass over a list of
+    dicts; anything unexpected (a row that is not an object, a field of the wrong type) is worked
+    out again on the plain parse, which names the offending row and field.
+    """
+    try:
+        data = load_json(ctx, object_hook=model.structure)
+    except (FieldError, AttributeError, TypeError):
+        return structure_rows(ctx, load_json(ctx), model)
+    if type(data) is list and (not data or set(map(type, data)) == {model.cls}):
+        return data
+    return structure_rows(ctx, load_json(ctx), model)
+
+
 def decode_json_result(ctx: DecodeContext) -> Any:
     """Decode a JSON body into what the endpoint's result kind promises."""
     endpoint = ctx.endpoint
-    data = load_json(ctx)
     if endpoint.result == "values":
-        return _values(ctx, data)
-    assert endpoint.model is not None
-    rows = structure_rows(ctx, data, endpoint.model)
+        return _values(ctx, load_json(ctx))
+    model = endpoint.model
+    assert model is not None
+    rows = _rows_while_parsing(ctx, model)
     if endpoint.result == "rows":
         return rows
     # "row": a one-element array; no element (NBIA's empty body) means no data: all fields None.
     if not rows:
-        return endpoint.model.cls()
+        return model.cls()
     if len(rows) > 1:
-        raise ctx.error(f"expected one {endpoint.model.name} row, got {len(rows)}")
+        raise ctx.error(f"expected one {model.name} row, got {len(rows)}")
     return rows[0]
 
 
 def decode_csv_result(ctx: DecodeContext) -> Any:
     """Rows sent as CSV with a header of wire names (NBIA v4 getSeriesMetadata), as typed models."""
+    import csv
+    import io
+
     endpoint = ctx.endpoint
     model = endpoint.model
     assert model is not None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 
@@ -47,6 +46,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return float(value)
     except ValueError:
         pass
+    import email.utils  # rare: most servers send seconds
+
     try:
         parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

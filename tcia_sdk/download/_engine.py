@@ -270,6 +270,8 @@ class _Run:
                     instances=entry["instances"],
                     dicom_bytes=entry["dicom_bytes"],
                 )
+        if job.fields is None and job.error is None and self.info.metadata_by is not None:
+            (job,) = await _metadata(self.client, self.info, [(job.uid, None)], 1)
         if job.error is not None or job.fields is None:
             self.done += 1
             self._report("series", job.uid)
@@ -315,6 +317,7 @@ class _Run:
                 {"SeriesInstanceUID": job.uid, **self.info.zip_params},
                 zip_path,
                 progress=on_bytes,
+                durable=False,  # verified and deleted right away; the extracted files are what stays
             )
             extracted = work / "series"
             extracted.mkdir()
@@ -339,6 +342,7 @@ class _Run:
                 "uid": job.uid,
                 "dir": relative.as_posix(),
                 "files": list(verified.files),
+                "sizes": [(final / name).stat().st_size for name in verified.files],
                 "extra_files": list(verified.extra_files),
                 "instances": verified.instances,
                 "dicom_bytes": verified.dicom_bytes,
@@ -358,7 +362,7 @@ class _Run:
                 "verified_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "metadata": dict(job.fields),
             }
-            self.journal.add(entry)
+            await asyncio.to_thread(self.journal.add, entry)  # its fsync must not stall the loop
             return SeriesResult(
                 job.uid,
                 "downloaded",
@@ -413,12 +417,19 @@ async def adownload_series(
         info = _info(aclient)
         # Series verified by an earlier run need no metadata: they will be skipped.
         to_fetch = [(uid, f) for uid, f in wanted if force or journal.verified(uid) is None]
-        fetched = {job.uid: job for job in await _metadata(aclient, info, to_fetch, workers)}
+        # In bulk where the API allows it; one call per series is left to each series' worker, so
+        # metadata and zips overlap instead of waiting for each other.
+        prefetch: list[tuple[str, Mapping[str, Any] | None]] = [
+            (uid, fields) for uid, fields in to_fetch if info.metadata_list_param or fields is not None
+        ]
+        fetched = {job.uid: job for job in await _metadata(aclient, info, prefetch, workers)}
         run_jobs = [fetched.get(uid) or _Job(uid, fields) for uid, fields in wanted]
         # The bytes to fetch, when the metadata gives every series' size (progress bars show a total).
+        pending = {uid for uid, _ in to_fetch}
         sizes = [
             _int_or_none(job.fields.get(info.size_field)) if job.fields and info.size_field else None
-            for job in fetched.values()
+            for job in run_jobs
+            if job.uid in pending
         ]
         expected = sum(s for s in sizes if s is not None) if all(s is not None for s in sizes) else None
         run = _Run(

@@ -64,13 +64,20 @@ class Journal:
                     self._entries[entry["uid"]] = entry
 
     def verified(self, uid: str) -> dict[str, Any] | None:
-        """The journal entry of ``uid`` if its files are all still in place."""
+        """The journal entry of ``uid`` if its files are all still in place, at their sizes.
+
+        Extracted files are not fsync'd one by one; checking their sizes catches files a power cut
+        left short or empty although their journal line survived.
+        """
         entry = self._entries.get(uid)
         if entry is None:
             return None
         folder = self.dest / entry["dir"]
-        if not all((folder / name).is_file() for name in entry["files"]):
-            return None
+        sizes = entry.get("sizes") or [None] * len(entry["files"])
+        for name, size in zip(entry["files"], sizes, strict=True):
+            path = folder / name
+            if not path.is_file() or (size is not None and path.stat().st_size != size):
+                return None
         return entry
 
     def add(self, entry: dict[str, Any]) -> None:

@@ -46,6 +46,9 @@ _STR: frozenset[type] = frozenset({str, type(None)})
 _INT: frozenset[type] = frozenset({int, type(None)})
 _FLOAT: frozenset[type] = frozenset({float, int, type(None)})
 _BOOL: frozenset[type] = frozenset({bool, type(None)})
+# ISO wire formats parse with fromisoformat, ~60x faster than strptime; others go through _rt.
+_ISO_DATE = datetime.date.fromisoformat
+_ISO_DATETIME = datetime.datetime.fromisoformat
 
 
 @attrs.define(slots=True)
@@ -179,21 +182,31 @@ _PATIENT_ALLOWED = (
 _PATIENT_SIGNATURES: dict[tuple[type, ...], int] = {}
 
 
-def structure_patient(row: Mapping[str, Any]) -> Patient:
-    """Patient from one JSON row.
+def structure_patient(
+    row: Mapping[str, Any],
+    _wire: tuple[str, ...] = _PATIENT_WIRE,
+    _signatures: dict[tuple[type, ...], int] = _PATIENT_SIGNATURES,
+    _cls: type[Patient] = Patient,
+    _list: Any = list,
+    _map: Any = map,
+    _tuple: Any = tuple,
+    _type: Any = type,
+    _len: Any = len,
+) -> Patient:
+    """Patient from one JSON row (the extra parameters bind globals as fast locals).
 
     Fast path: the row's tuple of value types is looked up among signatures already judged (a row
     with exactly the declared types and no unknown or null keys). Any other row goes to the slow
     path, which converts what the spec allows, keeps unknown keys, or names the offending field.
     """
-    v: list[Any] = list(map(row.get, _PATIENT_WIRE))
-    signature = tuple(map(type, v))
-    expected = _PATIENT_SIGNATURES.get(signature)
+    v: list[Any] = _list(_map(row.get, _wire))
+    signature = _tuple(_map(_type, v))
+    expected = _signatures.get(signature)
     if expected is None:
-        expected = _rt.judge_signature(_PATIENT_SIGNATURES, signature, _PATIENT_ALLOWED)
-    if expected == len(row):
-        return Patient(*v)
-    return _rt.structure_slow(Patient, _PATIENT_FIELDS, row)
+        expected = _rt.judge_signature(_signatures, signature, _PATIENT_ALLOWED)
+    if expected == _len(row):
+        return _cls(*v)
+    return _rt.structure_slow(_cls, _PATIENT_FIELDS, row)
 
 
 @attrs.define(slots=True)
@@ -243,23 +256,31 @@ _PATIENT_BY_MODALITY_ALLOWED = (
 _PATIENT_BY_MODALITY_SIGNATURES: dict[tuple[type, ...], int] = {}
 
 
-def structure_patient_by_modality(row: Mapping[str, Any]) -> PatientByModality:
-    """PatientByModality from one JSON row.
+def structure_patient_by_modality(
+    row: Mapping[str, Any],
+    _wire: tuple[str, ...] = _PATIENT_BY_MODALITY_WIRE,
+    _signatures: dict[tuple[type, ...], int] = _PATIENT_BY_MODALITY_SIGNATURES,
+    _cls: type[PatientByModality] = PatientByModality,
+    _list: Any = list,
+    _map: Any = map,
+    _tuple: Any = tuple,
+    _type: Any = type,
+    _len: Any = len,
+) -> PatientByModality:
+    """PatientByModality from one JSON row (the extra parameters bind globals as fast locals).
 
     Fast path: the row's tuple of value types is looked up among signatures already judged (a row
     with exactly the declared types and no unknown or null keys). Any other row goes to the slow
     path, which converts what the spec allows, keeps unknown keys, or names the offending field.
     """
-    v: list[Any] = list(map(row.get, _PATIENT_BY_MODALITY_WIRE))
-    signature = tuple(map(type, v))
-    expected = _PATIENT_BY_MODALITY_SIGNATURES.get(signature)
+    v: list[Any] = _list(_map(row.get, _wire))
+    signature = _tuple(_map(_type, v))
+    expected = _signatures.get(signature)
     if expected is None:
-        expected = _rt.judge_signature(
-            _PATIENT_BY_MODALITY_SIGNATURES, signature, _PATIENT_BY_MODALITY_ALLOWED
-        )
-    if expected == len(row):
-        return PatientByModality(*v)
-    return _rt.structure_slow(PatientByModality, _PATIENT_BY_MODALITY_FIELDS, row)
+        expected = _rt.judge_signature(_signatures, signature, _PATIENT_BY_MODALITY_ALLOWED)
+    if expected == _len(row):
+        return _cls(*v)
+    return _rt.structure_slow(_cls, _PATIENT_BY_MODALITY_FIELDS, row)
 
 
 @attrs.define(slots=True)
@@ -468,26 +489,36 @@ _PATIENT_STUDY_ALLOWED = (
 _PATIENT_STUDY_SIGNATURES: dict[tuple[type, ...], int] = {}
 
 
-def structure_patient_study(row: Mapping[str, Any]) -> PatientStudy:
-    """PatientStudy from one JSON row.
+def structure_patient_study(
+    row: Mapping[str, Any],
+    _wire: tuple[str, ...] = _PATIENT_STUDY_WIRE,
+    _signatures: dict[tuple[type, ...], int] = _PATIENT_STUDY_SIGNATURES,
+    _cls: type[PatientStudy] = PatientStudy,
+    _list: Any = list,
+    _map: Any = map,
+    _tuple: Any = tuple,
+    _type: Any = type,
+    _len: Any = len,
+) -> PatientStudy:
+    """PatientStudy from one JSON row (the extra parameters bind globals as fast locals).
 
     Fast path: the row's tuple of value types is looked up among signatures already judged (a row
     with exactly the declared types and no unknown or null keys). Any other row goes to the slow
     path, which converts what the spec allows, keeps unknown keys, or names the offending field.
     """
-    v: list[Any] = list(map(row.get, _PATIENT_STUDY_WIRE))
-    signature = tuple(map(type, v))
-    expected = _PATIENT_STUDY_SIGNATURES.get(signature)
+    v: list[Any] = _list(_map(row.get, _wire))
+    signature = _tuple(_map(_type, v))
+    expected = _signatures.get(signature)
     if expected is None:
-        expected = _rt.judge_signature(_PATIENT_STUDY_SIGNATURES, signature, _PATIENT_STUDY_ALLOWED)
-    if expected == len(row):
+        expected = _rt.judge_signature(_signatures, signature, _PATIENT_STUDY_ALLOWED)
+    if expected == _len(row):
         try:
             if v[1] is not None:
                 v[1] = _rt.parse_date(v[1], "%m-%d-%Y")
         except ValueError:
-            return _rt.structure_slow(PatientStudy, _PATIENT_STUDY_FIELDS, row)
-        return PatientStudy(*v)
-    return _rt.structure_slow(PatientStudy, _PATIENT_STUDY_FIELDS, row)
+            return _rt.structure_slow(_cls, _PATIENT_STUDY_FIELDS, row)
+        return _cls(*v)
+    return _rt.structure_slow(_cls, _PATIENT_STUDY_FIELDS, row)
 
 
 @attrs.define(slots=True)
@@ -883,19 +914,29 @@ _SERIES_ALLOWED = (
 _SERIES_SIGNATURES: dict[tuple[type, ...], int] = {}
 
 
-def structure_series(row: Mapping[str, Any]) -> Series:
-    """Series from one JSON row.
+def structure_series(
+    row: Mapping[str, Any],
+    _wire: tuple[str, ...] = _SERIES_WIRE,
+    _signatures: dict[tuple[type, ...], int] = _SERIES_SIGNATURES,
+    _cls: type[Series] = Series,
+    _list: Any = list,
+    _map: Any = map,
+    _tuple: Any = tuple,
+    _type: Any = type,
+    _len: Any = len,
+) -> Series:
+    """Series from one JSON row (the extra parameters bind globals as fast locals).
 
     Fast path: the row's tuple of value types is looked up among signatures already judged (a row
     with exactly the declared types and no unknown or null keys). Any other row goes to the slow
     path, which converts what the spec allows, keeps unknown keys, or names the offending field.
     """
-    v: list[Any] = list(map(row.get, _SERIES_WIRE))
-    signature = tuple(map(type, v))
-    expected = _SERIES_SIGNATURES.get(signature)
+    v: list[Any] = _list(_map(row.get, _wire))
+    signature = _tuple(_map(_type, v))
+    expected = _signatures.get(signature)
     if expected is None:
-        expected = _rt.judge_signature(_SERIES_SIGNATURES, signature, _SERIES_ALLOWED)
-    if expected == len(row):
+        expected = _rt.judge_signature(_signatures, signature, _SERIES_ALLOWED)
+    if expected == _len(row):
         try:
             if v[4] is not None:
                 v[4] = _rt.parse_date(v[4], "%m-%d-%Y")
@@ -906,9 +947,9 @@ def structure_series(row: Mapping[str, Any]) -> Series:
             if v[27] is not None:
                 v[27] = _rt.parse_date(v[27], "%m-%d-%Y")
         except ValueError:
-            return _rt.structure_slow(Series, _SERIES_FIELDS, row)
-        return Series(*v)
-    return _rt.structure_slow(Series, _SERIES_FIELDS, row)
+            return _rt.structure_slow(_cls, _SERIES_FIELDS, row)
+        return _cls(*v)
+    return _rt.structure_slow(_cls, _SERIES_FIELDS, row)
 
 
 @attrs.define(slots=True)
@@ -959,21 +1000,31 @@ _SERIES_SIZE_ALLOWED = (
 _SERIES_SIZE_SIGNATURES: dict[tuple[type, ...], int] = {}
 
 
-def structure_series_size(row: Mapping[str, Any]) -> SeriesSize:
-    """SeriesSize from one JSON row.
+def structure_series_size(
+    row: Mapping[str, Any],
+    _wire: tuple[str, ...] = _SERIES_SIZE_WIRE,
+    _signatures: dict[tuple[type, ...], int] = _SERIES_SIZE_SIGNATURES,
+    _cls: type[SeriesSize] = SeriesSize,
+    _list: Any = list,
+    _map: Any = map,
+    _tuple: Any = tuple,
+    _type: Any = type,
+    _len: Any = len,
+) -> SeriesSize:
+    """SeriesSize from one JSON row (the extra parameters bind globals as fast locals).
 
     Fast path: the row's tuple of value types is looked up among signatures already judged (a row
     with exactly the declared types and no unknown or null keys). Any other row goes to the slow
     path, which converts what the spec allows, keeps unknown keys, or names the offending field.
     """
-    v: list[Any] = list(map(row.get, _SERIES_SIZE_WIRE))
-    signature = tuple(map(type, v))
-    expected = _SERIES_SIZE_SIGNATURES.get(signature)
+    v: list[Any] = _list(_map(row.get, _wire))
+    signature = _tuple(_map(_type, v))
+    expected = _signatures.get(signature)
     if expected is None:
-        expected = _rt.judge_signature(_SERIES_SIZE_SIGNATURES, signature, _SERIES_SIZE_ALLOWED)
-    if expected == len(row):
-        return SeriesSize(*v)
-    return _rt.structure_slow(SeriesSize, _SERIES_SIZE_FIELDS, row)
+        expected = _rt.judge_signature(_signatures, signature, _SERIES_SIZE_ALLOWED)
+    if expected == _len(row):
+        return _cls(*v)
+    return _rt.structure_slow(_cls, _SERIES_SIZE_FIELDS, row)
 
 
 @attrs.define(slots=True)
@@ -1479,21 +1530,31 @@ _SERIES_METADATA_ALLOWED = (
 _SERIES_METADATA_SIGNATURES: dict[tuple[type, ...], int] = {}
 
 
-def structure_series_metadata(row: Mapping[str, Any]) -> SeriesMetadata:
-    """SeriesMetadata from one JSON row.
+def structure_series_metadata(
+    row: Mapping[str, Any],
+    _wire: tuple[str, ...] = _SERIES_METADATA_WIRE,
+    _signatures: dict[tuple[type, ...], int] = _SERIES_METADATA_SIGNATURES,
+    _cls: type[SeriesMetadata] = SeriesMetadata,
+    _list: Any = list,
+    _map: Any = map,
+    _tuple: Any = tuple,
+    _type: Any = type,
+    _len: Any = len,
+) -> SeriesMetadata:
+    """SeriesMetadata from one JSON row (the extra parameters bind globals as fast locals).
 
     Fast path: the row's tuple of value types is looked up among signatures already judged (a row
     with exactly the declared types and no unknown or null keys). Any other row goes to the slow
     path, which converts what the spec allows, keeps unknown keys, or names the offending field.
     """
-    v: list[Any] = list(map(row.get, _SERIES_METADATA_WIRE))
-    signature = tuple(map(type, v))
-    expected = _SERIES_METADATA_SIGNATURES.get(signature)
+    v: list[Any] = _list(_map(row.get, _wire))
+    signature = _tuple(_map(_type, v))
+    expected = _signatures.get(signature)
     if expected is None:
-        expected = _rt.judge_signature(_SERIES_METADATA_SIGNATURES, signature, _SERIES_METADATA_ALLOWED)
-    if expected == len(row):
-        return SeriesMetadata(*v)
-    return _rt.structure_slow(SeriesMetadata, _SERIES_METADATA_FIELDS, row)
+        expected = _rt.judge_signature(_signatures, signature, _SERIES_METADATA_ALLOWED)
+    if expected == _len(row):
+        return _cls(*v)
+    return _rt.structure_slow(_cls, _SERIES_METADATA_FIELDS, row)
 
 
 @attrs.define(slots=True)
@@ -1556,21 +1617,31 @@ _COLLECTION_COUNT_ALLOWED = (
 _COLLECTION_COUNT_SIGNATURES: dict[tuple[type, ...], int] = {}
 
 
-def structure_collection_count(row: Mapping[str, Any]) -> CollectionCount:
-    """CollectionCount from one JSON row.
+def structure_collection_count(
+    row: Mapping[str, Any],
+    _wire: tuple[str, ...] = _COLLECTION_COUNT_WIRE,
+    _signatures: dict[tuple[type, ...], int] = _COLLECTION_COUNT_SIGNATURES,
+    _cls: type[CollectionCount] = CollectionCount,
+    _list: Any = list,
+    _map: Any = map,
+    _tuple: Any = tuple,
+    _type: Any = type,
+    _len: Any = len,
+) -> CollectionCount:
+    """CollectionCount from one JSON row (the extra parameters bind globals as fast locals).
 
     Fast path: the row's tuple of value types is looked up among signatures already judged (a row
     with exactly the declared types and no unknown or null keys). Any other row goes to the slow
     path, which converts what the spec allows, keeps unknown keys, or names the offending field.
     """
-    v: list[Any] = list(map(row.get, _COLLECTION_COUNT_WIRE))
-    signature = tuple(map(type, v))
-    expected = _COLLECTION_COUNT_SIGNATURES.get(signature)
+    v: list[Any] = _list(_map(row.get, _wire))
+    signature = _tuple(_map(_type, v))
+    expected = _signatures.get(signature)
     if expected is None:
-        expected = _rt.judge_signature(_COLLECTION_COUNT_SIGNATURES, signature, _COLLECTION_COUNT_ALLOWED)
-    if expected == len(row):
-        return CollectionCount(*v)
-    return _rt.structure_slow(CollectionCount, _COLLECTION_COUNT_FIELDS, row)
+        expected = _rt.judge_signature(_signatures, signature, _COLLECTION_COUNT_ALLOWED)
+    if expected == _len(row):
+        return _cls(*v)
+    return _rt.structure_slow(_cls, _COLLECTION_COUNT_FIELDS, row)
 
 
 @attrs.define(slots=True)
@@ -1633,21 +1704,31 @@ _MODALITY_COUNT_ALLOWED = (
 _MODALITY_COUNT_SIGNATURES: dict[tuple[type, ...], int] = {}
 
 
-def structure_modality_count(row: Mapping[str, Any]) -> ModalityCount:
-    """ModalityCount from one JSON row.
+def structure_modality_count(
+    row: Mapping[str, Any],
+    _wire: tuple[str, ...] = _MODALITY_COUNT_WIRE,
+    _signatures: dict[tuple[type, ...], int] = _MODALITY_COUNT_SIGNATURES,
+    _cls: type[ModalityCount] = ModalityCount,
+    _list: Any = list,
+    _map: Any = map,
+    _tuple: Any = tuple,
+    _type: Any = type,
+    _len: Any = len,
+) -> ModalityCount:
+    """ModalityCount from one JSON row (the extra parameters bind globals as fast locals).
 
     Fast path: the row's tuple of value types is looked up among signatures already judged (a row
     with exactly the declared types and no unknown or null keys). Any other row goes to the slow
     path, which converts what the spec allows, keeps unknown keys, or names the offending field.
     """
-    v: list[Any] = list(map(row.get, _MODALITY_COUNT_WIRE))
-    signature = tuple(map(type, v))
-    expected = _MODALITY_COUNT_SIGNATURES.get(signature)
+    v: list[Any] = _list(_map(row.get, _wire))
+    signature = _tuple(_map(_type, v))
+    expected = _signatures.get(signature)
     if expected is None:
-        expected = _rt.judge_signature(_MODALITY_COUNT_SIGNATURES, signature, _MODALITY_COUNT_ALLOWED)
-    if expected == len(row):
-        return ModalityCount(*v)
-    return _rt.structure_slow(ModalityCount, _MODALITY_COUNT_FIELDS, row)
+        expected = _rt.judge_signature(_signatures, signature, _MODALITY_COUNT_ALLOWED)
+    if expected == _len(row):
+        return _cls(*v)
+    return _rt.structure_slow(_cls, _MODALITY_COUNT_FIELDS, row)
 
 
 @attrs.define(slots=True)
@@ -1712,21 +1793,31 @@ _BODY_PART_COUNT_ALLOWED = (
 _BODY_PART_COUNT_SIGNATURES: dict[tuple[type, ...], int] = {}
 
 
-def structure_body_part_count(row: Mapping[str, Any]) -> BodyPartCount:
-    """BodyPartCount from one JSON row.
+def structure_body_part_count(
+    row: Mapping[str, Any],
+    _wire: tuple[str, ...] = _BODY_PART_COUNT_WIRE,
+    _signatures: dict[tuple[type, ...], int] = _BODY_PART_COUNT_SIGNATURES,
+    _cls: type[BodyPartCount] = BodyPartCount,
+    _list: Any = list,
+    _map: Any = map,
+    _tuple: Any = tuple,
+    _type: Any = type,
+    _len: Any = len,
+) -> BodyPartCount:
+    """BodyPartCount from one JSON row (the extra parameters bind globals as fast locals).
 
     Fast path: the row's tuple of value types is looked up among signatures already judged (a row
     with exactly the declared types and no unknown or null keys). Any other row goes to the slow
     path, which converts what the spec allows, keeps unknown keys, or names the offending field.
     """
-    v: list[Any] = list(map(row.get, _BODY_PART_COUNT_WIRE))
-    signature = tuple(map(type, v))
-    expected = _BODY_PART_COUNT_SIGNATURES.get(signature)
+    v: list[Any] = _list(_map(row.get, _wire))
+    signature = _tuple(_map(_type, v))
+    expected = _signatures.get(signature)
     if expected is None:
-        expected = _rt.judge_signature(_BODY_PART_COUNT_SIGNATURES, signature, _BODY_PART_COUNT_ALLOWED)
-    if expected == len(row):
-        return BodyPartCount(*v)
-    return _rt.structure_slow(BodyPartCount, _BODY_PART_COUNT_FIELDS, row)
+        expected = _rt.judge_signature(_signatures, signature, _BODY_PART_COUNT_ALLOWED)
+    if expected == _len(row):
+        return _cls(*v)
+    return _rt.structure_slow(_cls, _BODY_PART_COUNT_FIELDS, row)
 
 
 @attrs.define(slots=True)
@@ -1789,21 +1880,31 @@ _MANUFACTURER_COUNT_ALLOWED = (
 _MANUFACTURER_COUNT_SIGNATURES: dict[tuple[type, ...], int] = {}
 
 
-def structure_manufacturer_count(row: Mapping[str, Any]) -> ManufacturerCount:
-    """ManufacturerCount from one JSON row.
+def structure_manufacturer_count(
+    row: Mapping[str, Any],
+    _wire: tuple[str, ...] = _MANUFACTURER_COUNT_WIRE,
+    _signatures: dict[tuple[type, ...], int] = _MANUFACTURER_COUNT_SIGNATURES,
+    _cls: type[ManufacturerCount] = ManufacturerCount,
+    _list: Any = list,
+    _map: Any = map,
+    _tuple: Any = tuple,
+    _type: Any = type,
+    _len: Any = len,
+) -> ManufacturerCount:
+    """ManufacturerCount from one JSON row (the extra parameters bind globals as fast locals).
 
     Fast path: the row's tuple of value types is looked up among signatures already judged (a row
     with exactly the declared types and no unknown or null keys). Any other row goes to the slow
     path, which converts what the spec allows, keeps unknown keys, or names the offending field.
     """
-    v: list[Any] = list(map(row.get, _MANUFACTURER_COUNT_WIRE))
-    signature = tuple(map(type, v))
-    expected = _MANUFACTURER_COUNT_SIGNATURES.get(signature)
+    v: list[Any] = _list(_map(row.get, _wire))
+    signature = _tuple(_map(_type, v))
+    expected = _signatures.get(signature)
     if expected is None:
-        expected = _rt.judge_signature(_MANUFACTURER_COUNT_SIGNATURES, signature, _MANUFACTURER_COUNT_ALLOWED)
-    if expected == len(row):
-        return ManufacturerCount(*v)
-    return _rt.structure_slow(ManufacturerCount, _MANUFACTURER_COUNT_FIELDS, row)
+        expected = _rt.judge_signature(_signatures, signature, _MANUFACTURER_COUNT_ALLOWED)
+    if expected == _len(row):
+        return _cls(*v)
+    return _rt.structure_slow(_cls, _MANUFACTURER_COUNT_FIELDS, row)
 
 
 @attrs.define(slots=True)
@@ -1866,21 +1967,31 @@ _SPECIES_COUNT_ALLOWED = (
 _SPECIES_COUNT_SIGNATURES: dict[tuple[type, ...], int] = {}
 
 
-def structure_species_count(row: Mapping[str, Any]) -> SpeciesCount:
-    """SpeciesCount from one JSON row.
+def structure_species_count(
+    row: Mapping[str, Any],
+    _wire: tuple[str, ...] = _SPECIES_COUNT_WIRE,
+    _signatures: dict[tuple[type, ...], int] = _SPECIES_COUNT_SIGNATURES,
+    _cls: type[SpeciesCount] = SpeciesCount,
+    _list: Any = list,
+    _map: Any = map,
+    _tuple: Any = tuple,
+    _type: Any = type,
+    _len: Any = len,
+) -> SpeciesCount:
+    """SpeciesCount from one JSON row (the extra parameters bind globals as fast locals).
 
     Fast path: the row's tuple of value types is looked up among signatures already judged (a row
     with exactly the declared types and no unknown or null keys). Any other row goes to the slow
     path, which converts what the spec allows, keeps unknown keys, or names the offending field.
     """
-    v: list[Any] = list(map(row.get, _SPECIES_COUNT_WIRE))
-    signature = tuple(map(type, v))
-    expected = _SPECIES_COUNT_SIGNATURES.get(signature)
+    v: list[Any] = _list(_map(row.get, _wire))
+    signature = _tuple(_map(_type, v))
+    expected = _signatures.get(signature)
     if expected is None:
-        expected = _rt.judge_signature(_SPECIES_COUNT_SIGNATURES, signature, _SPECIES_COUNT_ALLOWED)
-    if expected == len(row):
-        return SpeciesCount(*v)
-    return _rt.structure_slow(SpeciesCount, _SPECIES_COUNT_FIELDS, row)
+        expected = _rt.judge_signature(_signatures, signature, _SPECIES_COUNT_ALLOWED)
+    if expected == _len(row):
+        return _cls(*v)
+    return _rt.structure_slow(_cls, _SPECIES_COUNT_FIELDS, row)
 
 
 @attrs.define(slots=True)
@@ -1954,23 +2065,31 @@ _COLLECTION_DESCRIPTION_ALLOWED = (
 _COLLECTION_DESCRIPTION_SIGNATURES: dict[tuple[type, ...], int] = {}
 
 
-def structure_collection_description(row: Mapping[str, Any]) -> CollectionDescription:
-    """CollectionDescription from one JSON row.
+def structure_collection_description(
+    row: Mapping[str, Any],
+    _wire: tuple[str, ...] = _COLLECTION_DESCRIPTION_WIRE,
+    _signatures: dict[tuple[type, ...], int] = _COLLECTION_DESCRIPTION_SIGNATURES,
+    _cls: type[CollectionDescription] = CollectionDescription,
+    _list: Any = list,
+    _map: Any = map,
+    _tuple: Any = tuple,
+    _type: Any = type,
+    _len: Any = len,
+) -> CollectionDescription:
+    """CollectionDescription from one JSON row (the extra parameters bind globals as fast locals).
 
     Fast path: the row's tuple of value types is looked up among signatures already judged (a row
     with exactly the declared types and no unknown or null keys). Any other row goes to the slow
     path, which converts what the spec allows, keeps unknown keys, or names the offending field.
     """
-    v: list[Any] = list(map(row.get, _COLLECTION_DESCRIPTION_WIRE))
-    signature = tuple(map(type, v))
-    expected = _COLLECTION_DESCRIPTION_SIGNATURES.get(signature)
+    v: list[Any] = _list(_map(row.get, _wire))
+    signature = _tuple(_map(_type, v))
+    expected = _signatures.get(signature)
     if expected is None:
-        expected = _rt.judge_signature(
-            _COLLECTION_DESCRIPTION_SIGNATURES, signature, _COLLECTION_DESCRIPTION_ALLOWED
-        )
-    if expected == len(row):
-        return CollectionDescription(*v)
-    return _rt.structure_slow(CollectionDescription, _COLLECTION_DESCRIPTION_FIELDS, row)
+        expected = _rt.judge_signature(_signatures, signature, _COLLECTION_DESCRIPTION_ALLOWED)
+    if expected == _len(row):
+        return _cls(*v)
+    return _rt.structure_slow(_cls, _COLLECTION_DESCRIPTION_FIELDS, row)
 
 
 @attrs.define(slots=True)
@@ -2032,21 +2151,31 @@ _DICOM_TAG_ALLOWED = (
 _DICOM_TAG_SIGNATURES: dict[tuple[type, ...], int] = {}
 
 
-def structure_dicom_tag(row: Mapping[str, Any]) -> DicomTag:
-    """DicomTag from one JSON row.
+def structure_dicom_tag(
+    row: Mapping[str, Any],
+    _wire: tuple[str, ...] = _DICOM_TAG_WIRE,
+    _signatures: dict[tuple[type, ...], int] = _DICOM_TAG_SIGNATURES,
+    _cls: type[DicomTag] = DicomTag,
+    _list: Any = list,
+    _map: Any = map,
+    _tuple: Any = tuple,
+    _type: Any = type,
+    _len: Any = len,
+) -> DicomTag:
+    """DicomTag from one JSON row (the extra parameters bind globals as fast locals).
 
     Fast path: the row's tuple of value types is looked up among signatures already judged (a row
     with exactly the declared types and no unknown or null keys). Any other row goes to the slow
     path, which converts what the spec allows, keeps unknown keys, or names the offending field.
     """
-    v: list[Any] = list(map(row.get, _DICOM_TAG_WIRE))
-    signature = tuple(map(type, v))
-    expected = _DICOM_TAG_SIGNATURES.get(signature)
+    v: list[Any] = _list(_map(row.get, _wire))
+    signature = _tuple(_map(_type, v))
+    expected = _signatures.get(signature)
     if expected is None:
-        expected = _rt.judge_signature(_DICOM_TAG_SIGNATURES, signature, _DICOM_TAG_ALLOWED)
-    if expected == len(row):
-        return DicomTag(*v)
-    return _rt.structure_slow(DicomTag, _DICOM_TAG_FIELDS, row)
+        expected = _rt.judge_signature(_signatures, signature, _DICOM_TAG_ALLOWED)
+    if expected == _len(row):
+        return _cls(*v)
+    return _rt.structure_slow(_cls, _DICOM_TAG_FIELDS, row)
 
 
 @attrs.define(slots=True)
@@ -2121,21 +2250,31 @@ _DOI_ITEM_ALLOWED = (
 _DOI_ITEM_SIGNATURES: dict[tuple[type, ...], int] = {}
 
 
-def structure_doi_item(row: Mapping[str, Any]) -> DoiItem:
-    """DoiItem from one JSON row.
+def structure_doi_item(
+    row: Mapping[str, Any],
+    _wire: tuple[str, ...] = _DOI_ITEM_WIRE,
+    _signatures: dict[tuple[type, ...], int] = _DOI_ITEM_SIGNATURES,
+    _cls: type[DoiItem] = DoiItem,
+    _list: Any = list,
+    _map: Any = map,
+    _tuple: Any = tuple,
+    _type: Any = type,
+    _len: Any = len,
+) -> DoiItem:
+    """DoiItem from one JSON row (the extra parameters bind globals as fast locals).
 
     Fast path: the row's tuple of value types is looked up among signatures already judged (a row
     with exactly the declared types and no unknown or null keys). Any other row goes to the slow
     path, which converts what the spec allows, keeps unknown keys, or names the offending field.
     """
-    v: list[Any] = list(map(row.get, _DOI_ITEM_WIRE))
-    signature = tuple(map(type, v))
-    expected = _DOI_ITEM_SIGNATURES.get(signature)
+    v: list[Any] = _list(_map(row.get, _wire))
+    signature = _tuple(_map(_type, v))
+    expected = _signatures.get(signature)
     if expected is None:
-        expected = _rt.judge_signature(_DOI_ITEM_SIGNATURES, signature, _DOI_ITEM_ALLOWED)
-    if expected == len(row):
-        return DoiItem(*v)
-    return _rt.structure_slow(DoiItem, _DOI_ITEM_FIELDS, row)
+        expected = _rt.judge_signature(_signatures, signature, _DOI_ITEM_ALLOWED)
+    if expected == _len(row):
+        return _cls(*v)
+    return _rt.structure_slow(_cls, _DOI_ITEM_FIELDS, row)
 
 
 MODELS: Mapping[str, _rt.ModelInfo] = {

@@ -241,3 +241,15 @@ async def test_sync_entry_point_works_inside_a_running_loop(client: Client, tmp_
     # As in a notebook: download_series is called while an event loop runs.
     report = download_series(client, [TCGA[0].uid], tmp_path)
     assert report[0].status == "downloaded"
+
+
+def test_a_file_left_short_makes_the_series_unverified(
+    client: Client, tmp_path: Path, server: LoopbackServer
+) -> None:
+    # As after a power cut: the journal line survived, a file did not reach the disk whole.
+    first = download_series(client, [TCGA[0].uid], tmp_path)
+    first[0].paths[1].write_bytes(first[0].paths[1].read_bytes()[:10])
+    second = download_series(client, [TCGA[0].uid], tmp_path)
+    assert second[0].status == "downloaded"
+    assert second[0].paths[1].stat().st_size == len(TCGA[0].instances[1].data)
+    assert server.count("getImage") == 2
