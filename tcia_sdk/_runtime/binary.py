@@ -45,8 +45,9 @@ class Sink(Protocol):
 class PathSink:
     """Writes to a temporary file beside ``path`` and renames it into place only when complete.
 
-    A failure or an interruption never leaves a partial file at ``path``: at worst a
-    ``.tcia-partial-*`` file, which `remove_stale_partials` cleans up on the next run. ``durable``
+    A failure or an interruption never leaves a partial file at ``path``: a failure removes the
+    temporary file; a kill -9 can leave a ``.tcia-partial-*.part`` beside it (the download engine
+    clears its own temporary folder at the start of every run). ``durable``
     also fsyncs before the rename, so the file survives a power cut; the download engine turns it
     off for its throwaway zips, which it verifies and deletes at once.
     """
@@ -205,14 +206,3 @@ def content_disposition_filename(header: str | None) -> str | None:
         return None
     match = _FILENAME.search(header)
     return sanitize_filename(match.group(1).strip()) if match else None
-
-
-def remove_stale_partials(directory: Path) -> int:
-    """Delete temporary files left by an interrupted run; returns how many were removed."""
-    removed = 0
-    if directory.is_dir():
-        for tmp in directory.glob(f"{TEMP_PREFIX}*"):
-            if tmp.is_file():
-                tmp.unlink(missing_ok=True)
-                removed += 1
-    return removed

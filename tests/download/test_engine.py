@@ -12,7 +12,7 @@ import pydicom
 import pytest
 
 from tcia_sdk import Progress, adownload_series, download_series, estimate_download, write_manifest
-from tcia_sdk.testing import FakeTCIA, LoopbackServer, ResetMidBody, Response, Status, Truncate
+from tcia_sdk.testing import CorruptBody, FakeTCIA, LoopbackServer, ResetMidBody, Response, Status, Truncate
 from tcia_sdk.testing._dataset import default_dataset
 from tcia_sdk.v3 import AsyncClient, Client
 
@@ -253,3 +253,15 @@ def test_a_file_left_short_makes_the_series_unverified(
     assert second[0].status == "downloaded"
     assert second[0].paths[1].stat().st_size == len(TCGA[0].instances[1].data)
     assert server.count("getImage") == 2
+
+
+def test_a_corrupt_byte_fails_the_crc_and_the_series_is_fetched_again(
+    client: Client, tmp_path: Path, server: LoopbackServer
+) -> None:
+    uid = TCGA[0].uid
+    # Offset 700 lies inside the first DICOM entry's data (the bindaas zip starts with './').
+    server.faults.add(CorruptBody(offset=700), path="getImage", params={"SeriesInstanceUID": uid})
+    report = download_series(client, [uid], tmp_path)
+    assert report[0].status == "downloaded"
+    assert report[0].attempts == 2
+    assert [p.read_bytes() for p in report[0].paths] == [i.data for i in TCGA[0].instances]
