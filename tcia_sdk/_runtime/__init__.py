@@ -11,16 +11,14 @@ from .client import (
     DEFAULT_TIMEOUT,
     AsyncAPIClient,
     Destination,
-    Hooks,
-    RawResponse,
-    RequestEvent,
-    ResponseEvent,
     SyncAPIClient,
     TimeoutTypes,
 )
 from .convert import make_converter
 from .decode import EMPTY_EXTRAS, judge_signature, parse_date, parse_datetime, structure_slow, unstructure
 from .endpoint import ApiInfo, AuthInfo, DownloadInfo, Endpoint, Field, ModelInfo, Param
+from .hooks import Hooks, RequestEvent, ResponseEvent
+from .response import RawResponse
 from .retry import RetryPolicy
 
 __all__ = [

@@ -8,16 +8,14 @@ every endpoint of every API version.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Generic, TypeVar
+from typing import IO, Any, TypeVar
 
 import attrs
 import httpx
@@ -47,8 +45,10 @@ from .binary import (
 )
 from .decode import EXCERPT_LIMIT, DecodeContext, decode_csv_result, decode_json_result, excerpt
 from .endpoint import ApiInfo, DownloadInfo, Endpoint
+from .hooks import Hooks, RequestEvent, ResponseEvent
 from .params import encode_params
 from .redact import Redactor
+from .response import RawResponse, server_message
 from .retry import RetryPolicy
 
 T = TypeVar("T")
@@ -60,97 +60,6 @@ USER_AGENT = f"tcia-sdk/{__version__}"
 
 TimeoutTypes = float | httpx.Timeout
 Destination = str | Path | IO[bytes]
-
-
-@attrs.frozen
-class RequestEvent:
-    """Passed to ``on_request`` hooks before each attempt is sent."""
-
-    endpoint: str
-    attempt: int
-    request: httpx.Request
-
-
-@attrs.frozen
-class ResponseEvent:
-    """Passed to ``on_response`` hooks after each attempt: a response, or the error it ended in."""
-
-    endpoint: str
-    attempt: int
-    request: httpx.Request
-    response: httpx.Response | None
-    error: BaseException | None
-    elapsed: float
-
-
-@attrs.frozen
-class Hooks:
-    """Callables run once per attempt (retries included), for metrics and tracing.
-
-    Hook errors propagate: a hook that raises aborts the call, as a broken tracer should be noticed.
-    """
-
-    on_request: Sequence[Callable[[RequestEvent], None]] = ()
-    on_response: Sequence[Callable[[ResponseEvent], None]] = ()
-
-
-class RawResponse(Generic[T]):
-    """An endpoint's HTTP response with its retry count; `parse` gives the typed value."""
-
-    def __init__(
-        self,
-        endpoint: str,
-        http_response: httpx.Response,
-        retries_taken: int,
-        parser: Callable[[], T],
-    ) -> None:
-        self.endpoint = endpoint
-        self.http_response = http_response
-        self.retries_taken = retries_taken
-        self._parser = parser
-        self._parsed: list[T] = []
-
-    @property
-    def status_code(self) -> int:
-        return self.http_response.status_code
-
-    @property
-    def headers(self) -> httpx.Headers:
-        return self.http_response.headers
-
-    @property
-    def url(self) -> httpx.URL:
-        return self.http_response.url
-
-    def parse(self) -> T:
-        """The decoded value, as the non-raw method returns it (decoded once, then cached)."""
-        if not self._parsed:
-            self._parsed.append(self._parser())
-        return self._parsed[0]
-
-    def __repr__(self) -> str:
-        return f"<RawResponse {self.endpoint} [{self.status_code}] retries_taken={self.retries_taken}>"
-
-
-_TAGS = re.compile(r"<[^>]+>")
-_SPACE = re.compile(r"\s+")
-
-
-def server_message(content: bytes, content_type: str) -> str:
-    """The server's own sentence from an error body (v3 ``errorMessage``, NBIA plain text, HTML)."""
-    text = content[: EXCERPT_LIMIT * 8].decode("utf-8", "replace").strip()
-    if text.startswith("{"):
-        try:
-            obj = json.loads(content)
-        except ValueError:
-            obj = None
-        if isinstance(obj, dict):
-            for key in ("errorMessage", "message", "error", "detail"):
-                if isinstance(obj.get(key), str):
-                    return str(obj[key])[:EXCERPT_LIMIT]
-    if "html" in content_type or text.startswith("<"):
-        text = _TAGS.sub(" ", text)
-    return _SPACE.sub(" ", text).strip()[:EXCERPT_LIMIT]
 
 
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {

@@ -1,0 +1,40 @@
+"""Request and response hooks: callables run once per attempt, for metrics and tracing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import attrs
+import httpx
+
+
+@attrs.frozen
+class RequestEvent:
+    """Passed to ``on_request`` hooks before each attempt is sent."""
+
+    endpoint: str
+    attempt: int
+    request: httpx.Request
+
+
+@attrs.frozen
+class ResponseEvent:
+    """Passed to ``on_response`` hooks after each attempt: a response, or the error it ended in."""
+
+    endpoint: str
+    attempt: int
+    request: httpx.Request
+    response: httpx.Response | None
+    error: BaseException | None
+    elapsed: float
+
+
+@attrs.frozen
+class Hooks:
+    """Callables run once per attempt (retries included), for metrics and tracing.
+
+    Hook errors propagate: a hook that raises aborts the call, as a broken tracer should be noticed.
+    """
+
+    on_request: Sequence[Callable[[RequestEvent], None]] = ()
+    on_response: Sequence[Callable[[ResponseEvent], None]] = ()
