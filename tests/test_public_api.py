@@ -48,12 +48,20 @@ def test_import_tcia_sdk_loads_no_version_and_no_http_stack() -> None:
 
 
 def test_a_version_loads_models_only_on_use() -> None:
-    code = (
-        "import sys, tcia_sdk.v3 as v3; a = 'tcia_sdk.v3.models' in sys.modules; "
-        "v3.Client; b = 'tcia_sdk.v3.models' in sys.modules; c = 'cattrs' in sys.modules; print(a, b, c)"
-    )
+    code = """
+import sys, httpx, tcia_sdk.v3 as v3
+seen = []
+client = v3.Client(api_key="k", transport=httpx.MockTransport(lambda r: httpx.Response(200, json=[{}])))
+seen.append("tcia_sdk.v3.models" in sys.modules)
+seen.append("attrs" in sys.modules)
+client.get_series()
+seen.append("tcia_sdk.v3.models" in sys.modules)
+seen.append("cattrs" in sys.modules)
+print(*seen)
+"""
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "True", "False"]
+    # A client starts without models or attrs; the first response that needs a model loads it.
+    assert out.stdout.split() == ["False", "False", "True", "False"]
 
 
 def test_drift_check_passes_on_the_committed_tree() -> None:

@@ -7,15 +7,12 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, BinaryIO, Protocol
-
-import attrs
+from typing import IO, BinaryIO, NamedTuple, Protocol
 
 TEMP_PREFIX = ".tcia-partial-"
 
 
-@attrs.frozen
-class Download:
+class Download(NamedTuple):
     """What a binary endpoint wrote: where, how many bytes, and what the server called it."""
 
     path: Path | None

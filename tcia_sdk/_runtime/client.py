@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, TypeVar
+from typing import IO, Any, NamedTuple, TypeVar
+from urllib.parse import urlencode
 
-import attrs
 import httpx
 
 from .._version import __version__
@@ -71,8 +71,7 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
 }
 
 
-@attrs.frozen
-class _Call:
+class _Call(NamedTuple):
     """One prepared call: the request to (re)send and how to judge and decode its responses."""
 
     endpoint: Endpoint
@@ -148,14 +147,15 @@ class BaseAPIClient:
                 )
             if fmt != endpoint.formats[0] or endpoint.send_default_format:
                 pairs.append((endpoint.format_param, fmt))
-        query: list[tuple[str, str | int | float | bool | None]] = [
-            (k, v) for k, v in pairs if not _is_form(endpoint, k)
-        ]
+        query = [(k, v) for k, v in pairs if not _is_form(endpoint, k)]
         form = [(k, v) for k, v in pairs if _is_form(endpoint, k)]
         if extra_query:
             query.extend(extra_query.items())
         headers = {**self._headers, **(extra_headers or {})}
         url = f"{self.base_url}/{endpoint.path}"
+        if query:
+            # Encoded here, so httpx parses the URL once (merging params= parses it twice).
+            url = f"{url}?{urlencode(query)}"
         data: dict[str, list[str]] | None = None
         if form:
             data = {}
@@ -164,7 +164,6 @@ class BaseAPIClient:
         request = http.build_request(
             endpoint.method,
             url,
-            params=httpx.QueryParams(query) if query else None,
             data=data,
             headers=headers,
             timeout=_as_timeout(self.timeout if timeout is None else timeout),

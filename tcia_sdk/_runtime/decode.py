@@ -14,9 +14,8 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-import attrs
 import httpx
 
 from ..errors import ResponseDecodeError
@@ -103,7 +102,7 @@ def _convert(field: Field, value: object, from_text: bool = False) -> object:
     """``value`` as the field's type. ``from_text``: a CSV cell, where every value is a string."""
     kind = field.type
     if from_text and kind in ("int", "float", "bool"):
-        field = attrs.evolve(field, coerce_from_string=True)
+        field = field._replace(coerce_from_string=True)
     if kind == "str":
         if type(value) is str:
             return value
@@ -174,6 +173,8 @@ def structure_slow(cls: Callable[..., M], fields: Sequence[Field], row: object, 
 
 def unstructure(obj: Any) -> dict[str, Any]:
     """A model back to its wire dict (absent stays absent; unknown keys come back as they were)."""
+    import attrs  # loaded already: obj is an attrs model
+
     out: dict[str, Any] = {}
     for a in attrs.fields(type(obj)):
         if a.name == "additional_properties":
@@ -189,8 +190,7 @@ def unstructure(obj: Any) -> dict[str, Any]:
     return out
 
 
-@attrs.frozen
-class DecodeContext:
+class DecodeContext(NamedTuple):
     """Where a body came from, so that an error can say so."""
 
     endpoint: Endpoint

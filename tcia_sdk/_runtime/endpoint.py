@@ -3,14 +3,16 @@
 The generator turns each spec into one `ApiInfo` and one `Endpoint` per endpoint. The runtime (client,
 decoding, downloads) and the fake server read only these descriptors, so neither knows any endpoint
 by name and a new API version needs no runtime code.
+
+They are NamedTuples rather than attrs classes: building a client imports this module, and
+NamedTuple classes cost a fraction of attrs' class creation at start-up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
-
-import attrs
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple
 
 ParamType = Literal["str", "int", "float", "bool", "date", "enum"]
 FieldType = Literal["str", "int", "float", "bool", "date", "datetime"]
@@ -19,8 +21,7 @@ EmptyResult = Literal["empty_array", "empty_body"]
 AuthKind = Literal["none", "api_key", "oauth2_password"]
 
 
-@attrs.frozen
-class Param:
+class Param(NamedTuple):
     """One request parameter: its exact wire name and how a Python value is written on the wire."""
 
     wire: str
@@ -35,8 +36,7 @@ class Param:
     doc: str = ""
 
 
-@attrs.frozen
-class Field:
+class Field(NamedTuple):
     """One response field of a model: wire name, attribute name and declared type."""
 
     wire: str
@@ -47,8 +47,7 @@ class Field:
     doc: str = ""
 
 
-@attrs.frozen
-class ModelInfo:
+class ModelInfo(NamedTuple):
     """A response model: its class, fields and the generated fast structure function."""
 
     name: str
@@ -58,8 +57,7 @@ class ModelInfo:
     doc: str = ""
 
 
-@attrs.frozen
-class AuthInfo:
+class AuthInfo(NamedTuple):
     """How requests are authenticated (the secret itself lives on the client, never here)."""
 
     kind: AuthKind = "none"
@@ -74,8 +72,7 @@ class AuthInfo:
     required: bool = False
 
 
-@attrs.frozen
-class ApiInfo:
+class ApiInfo(NamedTuple):
     """API-wide conventions shared by every endpoint of one spec."""
 
     name: str
@@ -90,14 +87,13 @@ class ApiInfo:
     api_version: str = ""
 
 
-@attrs.frozen
-class DownloadInfo:
+class DownloadInfo(NamedTuple):
     """How the download engine fetches series with one API (from the spec's ``download`` section)."""
 
     zip: Endpoint
     metadata: Endpoint
     count_field: str
-    zip_params: Mapping[str, str] = attrs.field(factory=dict)
+    zip_params: Mapping[str, str] = MappingProxyType({})
     zip_layout: Literal["bindaas", "nbia"] = "nbia"
     md5_file: str | None = None
     metadata_by: str | None = None
@@ -109,8 +105,7 @@ class DownloadInfo:
     query: Endpoint | None = None
 
 
-@attrs.frozen
-class Endpoint:
+class Endpoint(NamedTuple):
     """One endpoint: where it lives, what it takes and what it answers."""
 
     name: str
@@ -120,7 +115,8 @@ class Endpoint:
     params: tuple[Param, ...]
     result: ResultKind
     api: ApiInfo
-    model: ModelInfo | None = None
+    model_name: str | None = None
+    models: Callable[[], Mapping[str, ModelInfo]] | None = None
     value_field: str | None = None
     formats: tuple[str, ...] = ()
     format_param: str | None = None
@@ -134,3 +130,10 @@ class Endpoint:
     @property
     def required_params(self) -> tuple[Param, ...]:
         return tuple(p for p in self.params if p.required)
+
+    @property
+    def model(self) -> ModelInfo | None:
+        """The response model; its module loads on first use (a client needs none to start)."""
+        if self.model_name is None or self.models is None:
+            return None
+        return self.models()[self.model_name]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
-import attrs
 import httpx
 
 
-@attrs.frozen
-class RequestEvent:
+class RequestEvent(NamedTuple):
     """Passed to ``on_request`` hooks before each attempt is sent."""
 
     endpoint: str
@@ -17,8 +16,7 @@ class RequestEvent:
     request: httpx.Request
 
 
-@attrs.frozen
-class ResponseEvent:
+class ResponseEvent(NamedTuple):
     """Passed to ``on_response`` hooks after each attempt: a response, or the error it ended in."""
 
     endpoint: str
@@ -29,8 +27,7 @@ class ResponseEvent:
     elapsed: float
 
 
-@attrs.frozen
-class Hooks:
+class Hooks(NamedTuple):
     """Callables run once per attempt (retries included), for metrics and tracing.
 
     Hook errors propagate: a hook that raises aborts the call, as a broken tracer should be noticed.

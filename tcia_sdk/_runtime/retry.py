@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import random
 import time
+from typing import NamedTuple
 
-import attrs
 import httpx
 
 RETRYABLE_STATUS = frozenset({408, 429, 502, 503, 504})
 
 
-@attrs.frozen
-class RetryPolicy:
+class RetryPolicy(NamedTuple):
     """Backoff settings. ``retry_server_errors`` adds 500 to the retryable statuses."""
 
     initial_delay: float = 0.5

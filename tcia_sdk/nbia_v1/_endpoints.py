@@ -5,11 +5,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from tcia_sdk import _runtime as _rt
 
-from .models import MODELS
-
 __all__ = ["API", "DOWNLOAD", "ENDPOINTS"]
+
+
+def _models() -> Mapping[str, _rt.ModelInfo]:
+    """The response models, imported when a response first needs one (not to build a client)."""
+    from .models import MODELS
+
+    return MODELS
+
 
 API = _rt.ApiInfo(
     name="NBIA REST API v1",
@@ -158,7 +166,8 @@ GET_PATIENT = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["Patient"],
+    model_name="Patient",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -188,7 +197,8 @@ GET_PATIENT_BY_COLLECTION_AND_MODALITY = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["PatientByModality"],
+    model_name="PatientByModality",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -220,7 +230,8 @@ NEW_PATIENTS_IN_COLLECTION = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["Patient"],
+    model_name="Patient",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -254,7 +265,8 @@ GET_PATIENT_STUDY = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["PatientStudy"],
+    model_name="PatientStudy",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -292,7 +304,8 @@ NEW_STUDIES_IN_PATIENT_COLLECTION = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["PatientStudy"],
+    model_name="PatientStudy",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -356,7 +369,8 @@ GET_SERIES = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["Series"],
+    model_name="Series",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -380,7 +394,8 @@ GET_UPDATED_SERIES = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["Series"],
+    model_name="Series",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -403,7 +418,8 @@ GET_SERIES_META_DATA = _rt.Endpoint(
     ),
     result="row",
     api=API,
-    model=MODELS["SeriesMetaData"],
+    model_name="SeriesMetaData",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -426,7 +442,8 @@ GET_SERIES_SIZE = _rt.Endpoint(
     ),
     result="row",
     api=API,
-    model=MODELS["SeriesSize"],
+    model_name="SeriesSize",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -549,7 +566,8 @@ GET_CONTENTS_BY_NAME = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["SharedListSeries"],
+    model_name="SharedListSeries",
+    models=_models,
     doc='The series of a shared cart, by its name (for example "nbia-49121659384603347"); always JSON.',
 )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Mapping, Sequence
-from typing import Literal, cast, overload
+from typing import TYPE_CHECKING, Literal, cast, overload
 
 import httpx
 
@@ -37,15 +37,17 @@ from ._endpoints import (
     NEW_PATIENTS_IN_COLLECTION,
     NEW_STUDIES_IN_PATIENT_COLLECTION,
 )
-from .models import (
-    Patient,
-    PatientByModality,
-    PatientStudy,
-    Series,
-    SeriesMetaData,
-    SeriesSize,
-    SharedListSeries,
-)
+
+if TYPE_CHECKING:
+    from .models import (
+        Patient,
+        PatientByModality,
+        PatientStudy,
+        Series,
+        SeriesMetaData,
+        SeriesSize,
+        SharedListSeries,
+    )
 
 __all__ = ["AsyncClient", "AsyncClientWithRawResponse", "Client", "ClientWithRawResponse"]
 

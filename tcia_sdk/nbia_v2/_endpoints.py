@@ -5,11 +5,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from tcia_sdk import _runtime as _rt
 
-from .models import MODELS
-
 __all__ = ["API", "DOWNLOAD", "ENDPOINTS"]
+
+
+def _models() -> Mapping[str, _rt.ModelInfo]:
+    """The response models, imported when a response first needs one (not to build a client)."""
+    from .models import MODELS
+
+    return MODELS
+
 
 API = _rt.ApiInfo(
     name="NBIA REST API v2",
@@ -163,7 +171,8 @@ GET_PATIENT = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["Patient"],
+    model_name="Patient",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -193,7 +202,8 @@ GET_PATIENT_BY_COLLECTION_AND_MODALITY = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["PatientByModality"],
+    model_name="PatientByModality",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -225,7 +235,8 @@ NEW_PATIENTS_IN_COLLECTION = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["Patient"],
+    model_name="Patient",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -259,7 +270,8 @@ GET_PATIENT_STUDY = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["PatientStudy"],
+    model_name="PatientStudy",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -297,7 +309,8 @@ NEW_STUDIES_IN_PATIENT_COLLECTION = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["PatientStudy"],
+    model_name="PatientStudy",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -361,7 +374,8 @@ GET_SERIES = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["Series"],
+    model_name="Series",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -385,7 +399,8 @@ GET_UPDATED_SERIES = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["Series"],
+    model_name="Series",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -408,7 +423,8 @@ GET_SERIES_META_DATA = _rt.Endpoint(
     ),
     result="row",
     api=API,
-    model=MODELS["SeriesMetaData"],
+    model_name="SeriesMetaData",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -431,7 +447,8 @@ GET_SERIES_SIZE = _rt.Endpoint(
     ),
     result="row",
     api=API,
-    model=MODELS["SeriesSize"],
+    model_name="SeriesSize",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -554,7 +571,8 @@ GET_CONTENTS_BY_NAME = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["SharedListSeries"],
+    model_name="SharedListSeries",
+    models=_models,
     doc='The series of a shared cart, by its name (for example "nbia-49121659384603347"); always JSON.',
 )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Mapping, Sequence
-from typing import Literal, cast, overload
+from typing import TYPE_CHECKING, Literal, cast, overload
 
 import httpx
 
@@ -47,22 +47,24 @@ from ._endpoints import (
     NEW_PATIENTS_IN_COLLECTION,
     NEW_STUDIES_IN_PATIENT_COLLECTION,
 )
-from .models import (
-    BodyPartCount,
-    CollectionCount,
-    CollectionDescription,
-    DicomTag,
-    DoiItem,
-    ManufacturerCount,
-    ModalityCount,
-    Patient,
-    PatientByModality,
-    PatientStudy,
-    Series,
-    SeriesMetadata,
-    SeriesSize,
-    SpeciesCount,
-)
+
+if TYPE_CHECKING:
+    from .models import (
+        BodyPartCount,
+        CollectionCount,
+        CollectionDescription,
+        DicomTag,
+        DoiItem,
+        ManufacturerCount,
+        ModalityCount,
+        Patient,
+        PatientByModality,
+        PatientStudy,
+        Series,
+        SeriesMetadata,
+        SeriesSize,
+        SpeciesCount,
+    )
 
 __all__ = ["AsyncClient", "AsyncClientWithRawResponse", "Client", "ClientWithRawResponse"]
 

@@ -6,11 +6,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from tcia_sdk import _runtime as _rt
 
-from .models import MODELS
-
 __all__ = ["API", "DOWNLOAD", "ENDPOINTS"]
+
+
+def _models() -> Mapping[str, _rt.ModelInfo]:
+    """The response models, imported when a response first needs one (not to build a client)."""
+    from .models import MODELS
+
+    return MODELS
+
 
 API = _rt.ApiInfo(
     name="NBIA REST API v4",
@@ -159,7 +167,8 @@ GET_PATIENT = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["Patient"],
+    model_name="Patient",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -189,7 +198,8 @@ GET_PATIENT_BY_COLLECTION_AND_MODALITY = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["PatientByModality"],
+    model_name="PatientByModality",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -221,7 +231,8 @@ NEW_PATIENTS_IN_COLLECTION = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["Patient"],
+    model_name="Patient",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -255,7 +266,8 @@ GET_PATIENT_STUDY = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["PatientStudy"],
+    model_name="PatientStudy",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -293,7 +305,8 @@ NEW_STUDIES_IN_PATIENT_COLLECTION = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["PatientStudy"],
+    model_name="PatientStudy",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -357,7 +370,8 @@ GET_SERIES = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["Series"],
+    model_name="Series",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -381,7 +395,8 @@ GET_UPDATED_SERIES = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["Series"],
+    model_name="Series",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -404,7 +419,8 @@ GET_SERIES_SIZE = _rt.Endpoint(
     ),
     result="row",
     api=API,
-    model=MODELS["SeriesSize"],
+    model_name="SeriesSize",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -537,7 +553,8 @@ GET_SERIES_METADATA = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["SeriesMetadata"],
+    model_name="SeriesMetadata",
+    models=_models,
     body="csv",
     doc="Patient, study and series attributes of many series at once (clients send up to 10,000 UIDs).",
 )
@@ -550,7 +567,8 @@ GET_COLLECTION_VALUES_AND_COUNTS = _rt.Endpoint(
     params=(),
     result="rows",
     api=API,
-    model=MODELS["CollectionCount"],
+    model_name="CollectionCount",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -578,7 +596,8 @@ GET_MODALITY_VALUES_AND_COUNTS = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["ModalityCount"],
+    model_name="ModalityCount",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -606,7 +625,8 @@ GET_BODY_PART_VALUES_AND_COUNTS = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["BodyPartCount"],
+    model_name="BodyPartCount",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -640,7 +660,8 @@ GET_MANUFACTURER_VALUES_AND_COUNTS = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["ManufacturerCount"],
+    model_name="ManufacturerCount",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -655,7 +676,8 @@ GET_SPECIES_VALUES_AND_COUNTS = _rt.Endpoint(
     params=(),
     result="rows",
     api=API,
-    model=MODELS["SpeciesCount"],
+    model_name="SpeciesCount",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=False,
@@ -678,7 +700,8 @@ GET_COLLECTION_DESCRIPTIONS = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["CollectionDescription"],
+    model_name="CollectionDescription",
+    models=_models,
     doc="Descriptions of the collections, or of one.",
 )
 
@@ -699,7 +722,8 @@ GET_DICOM_TAGS = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["DicomTag"],
+    model_name="DicomTag",
+    models=_models,
     doc="The DICOM attributes of the first image of a series (empty when the file is missing).",
 )
 
@@ -729,7 +753,8 @@ GET_COLLECTION_OR_SERIES_FOR_DOI = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["DoiItem"],
+    model_name="DoiItem",
+    models=_models,
     doc='The collections, or with collection_or_series="series" the series, published under a DOI.',
 )
 

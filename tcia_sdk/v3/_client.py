@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Mapping, Sequence
-from typing import Literal, cast, overload
+from typing import TYPE_CHECKING, Literal, cast, overload
 
 import httpx
 
@@ -34,12 +34,14 @@ from ._endpoints import (
     NEW_STUDIES_IN_PATIENT_COLLECTION,
     PATIENTS_BY_MODALITY,
 )
-from .models import (
-    Patient,
-    PatientStudy,
-    Series,
-    SeriesSize,
-)
+
+if TYPE_CHECKING:
+    from .models import (
+        Patient,
+        PatientStudy,
+        Series,
+        SeriesSize,
+    )
 
 __all__ = ["AsyncClient", "AsyncClientWithRawResponse", "Client", "ClientWithRawResponse"]
 

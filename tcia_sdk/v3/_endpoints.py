@@ -6,11 +6,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from tcia_sdk import _runtime as _rt
 
-from .models import MODELS
-
 __all__ = ["API", "DOWNLOAD", "ENDPOINTS"]
+
+
+def _models() -> Mapping[str, _rt.ModelInfo]:
+    """The response models, imported when a response first needs one (not to build a client)."""
+    from .models import MODELS
+
+    return MODELS
+
 
 API = _rt.ApiInfo(
     name="TCIA REST API v3",
@@ -155,7 +163,8 @@ GET_PATIENT = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["Patient"],
+    model_name="Patient",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=True,
@@ -185,7 +194,8 @@ PATIENTS_BY_MODALITY = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["Patient"],
+    model_name="Patient",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=True,
@@ -219,7 +229,8 @@ GET_PATIENT_STUDY = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["PatientStudy"],
+    model_name="PatientStudy",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=True,
@@ -283,7 +294,8 @@ GET_SERIES = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["Series"],
+    model_name="Series",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=True,
@@ -306,7 +318,8 @@ GET_SERIES_SIZE = _rt.Endpoint(
     ),
     result="row",
     api=API,
-    model=MODELS["SeriesSize"],
+    model_name="SeriesSize",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=True,
@@ -410,7 +423,8 @@ NEW_PATIENTS_IN_COLLECTION = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["Patient"],
+    model_name="Patient",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=True,
@@ -448,7 +462,8 @@ NEW_STUDIES_IN_PATIENT_COLLECTION = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["PatientStudy"],
+    model_name="PatientStudy",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=True,
@@ -471,7 +486,8 @@ CONTENTS_BY_NAME = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["Series"],
+    model_name="Series",
+    models=_models,
     formats=("json", "csv", "xml", "html"),
     format_param="format",
     send_default_format=True,

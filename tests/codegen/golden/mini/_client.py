@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Mapping, Sequence
-from typing import Literal, cast, overload
+from typing import TYPE_CHECKING, Literal, cast, overload
 
 import httpx
 
@@ -26,9 +26,11 @@ from ._endpoints import (
     GET_TEXT,
     POST_LIST,
 )
-from .models import (
-    Item,
-)
+
+if TYPE_CHECKING:
+    from .models import (
+        Item,
+    )
 
 __all__ = ["AsyncClient", "AsyncClientWithRawResponse", "Client", "ClientWithRawResponse"]
 

@@ -6,11 +6,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from tcia_sdk import _runtime as _rt
 
-from .models import MODELS
-
 __all__ = ["API", "DOWNLOAD", "ENDPOINTS"]
+
+
+def _models() -> Mapping[str, _rt.ModelInfo]:
+    """The response models, imported when a response first needs one (not to build a client)."""
+    from .models import MODELS
+
+    return MODELS
+
 
 API = _rt.ApiInfo(
     name="Mini API",
@@ -61,7 +69,8 @@ GET_ITEMS = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["Item"],
+    model_name="Item",
+    models=_models,
     formats=("json", "csv"),
     format_param="format",
     send_default_format=False,
@@ -83,7 +92,8 @@ GET_ITEM_SIZE = _rt.Endpoint(
     ),
     result="row",
     api=API,
-    model=MODELS["Item"],
+    model_name="Item",
+    models=_models,
     formats=("json", "csv"),
     format_param="format",
     send_default_format=False,
@@ -123,7 +133,8 @@ POST_LIST = _rt.Endpoint(
     ),
     result="rows",
     api=API,
-    model=MODELS["Item"],
+    model_name="Item",
+    models=_models,
     formats=("json", "csv"),
     format_param="format",
     send_default_format=False,
