@@ -33,7 +33,7 @@ from ..errors import (
 )
 from ._archive import extract_verified
 from ._journal import Journal
-from ._layout import header_reader, keywords_in, series_path
+from ._layout import check_layout, header_reader, series_path
 from ._manifest import is_uid, read_manifest
 
 Status = Literal["downloaded", "skipped", "failed"]
@@ -409,7 +409,7 @@ async def adownload_series(
         raise ConfigurationError("workers must be >= 1")
     wanted = _uids_and_rows(series)
     destination = Path(dest)
-    keywords_in(layout)  # an unknown layout fails before anything is fetched
+    check_layout(layout)  # an unknown layout fails before anything is fetched
     destination.mkdir(parents=True, exist_ok=True)
     journal = Journal(destination)
     journal.open()

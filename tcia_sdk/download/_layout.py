@@ -20,14 +20,10 @@ MISSING = "NA"
 Lookup = Callable[[str], str | None]
 
 
-def keywords_in(layout: str) -> list[str]:
-    template = LAYOUTS.get(layout, layout)
-    if layout == "descriptive":
-        return [
-            "Collection", "PatientID", "StudyDate", "StudyID", "StudyDescription",
-            "StudyInstanceUID", "SeriesNumber", "SeriesDescription", "SeriesInstanceUID",
-        ]  # fmt: skip
-    return _TOKEN.findall(template)
+def check_layout(layout: str) -> None:
+    """Raise ValueError for a layout that is neither a named one nor a %Keyword template."""
+    if layout != "descriptive" and "%" not in LAYOUTS.get(layout, layout):
+        raise ValueError(f"unknown layout {layout!r}: use flat, classic, descriptive or a %Keyword template")
 
 
 def _component(value: str) -> str:
@@ -86,11 +82,8 @@ def series_path(layout: str, fields: Mapping[str, Any], header: Lookup) -> tuple
         )
         parts = [get("Collection") or MISSING, get("PatientID") or MISSING, study, series]
     else:
+        check_layout(layout)
         template = LAYOUTS.get(layout, layout)
-        if "%" not in template:
-            raise ValueError(
-                f"unknown layout {layout!r}: use flat, classic, descriptive or a %Keyword template"
-            )
         rendered = _TOKEN.sub(lambda m: (get(m.group(1)) or MISSING).replace("/", "-"), template)
         parts = rendered.split("/")
     return Path(*[_component(p) for p in parts if p]), from_header

@@ -265,3 +265,11 @@ def test_a_corrupt_byte_fails_the_crc_and_the_series_is_fetched_again(
     assert report[0].status == "downloaded"
     assert report[0].attempts == 2
     assert [p.read_bytes() for p in report[0].paths] == [i.data for i in TCGA[0].instances]
+
+
+def test_an_unknown_layout_fails_before_any_request(
+    client: Client, tmp_path: Path, server: LoopbackServer
+) -> None:
+    with pytest.raises(ValueError, match="unknown layout 'bogus'"):
+        download_series(client, [TCGA[0].uid], tmp_path, layout="bogus")
+    assert server.count() == 0
