@@ -255,7 +255,7 @@ class BaseAPIClient:
             filename = content_disposition_filename(response.headers.get("content-disposition"))
             result = Download(
                 path=path,
-                bytes_written=int(getattr(sink, "bytes_written", 0)),
+                bytes_written=sink.bytes_written,
                 content_type=response.headers.get("content-type", ""),
                 filename=filename,
             )
