@@ -6,12 +6,12 @@ import hashlib
 from typing import Any
 
 from .diagnostics import Diagnostic, Locator, SpecError, YamlPath
-from .ir import ApiIR, AuthIR, DownloadIR, EndpointIR, FieldIR, ModelIR, ParamIR
+from .ir import ApiIR, AuthIR, DownloadIR, EndpointIR, FieldIR, ModelIR, ParamIR, ServerIR
 from .naming import is_class_name, is_snake_identifier, python_identifier, snake_case
 
 # Keyword arguments every generated method has; a spec parameter must not take these names.
 RESERVED_PARAMS = frozenset(
-    {"self", "format", "timeout", "max_retries", "extra_headers", "extra_query", "to"}
+    {"self", "format", "timeout", "max_retries", "extra_headers", "extra_query", "to", "server"}
 )
 RESERVED_FIELDS = frozenset({"additional_properties"})
 # Names the generated modules define or import themselves.
@@ -35,6 +35,27 @@ RESERVED_MODELS = frozenset(
     }
 )
 DATE_TYPES = ("date", "datetime")
+SCALAR_ITEMS = ("str", "int", "float", "bool")
+
+
+def _dependency_order(models: list[ModelIR]) -> list[ModelIR]:
+    """Models in spec order, except that a nested model comes before the models using it."""
+    by_name = {m.name: m for m in models}
+    out: list[ModelIR] = []
+    placed: set[str] = set()
+
+    def place(model: ModelIR, depth: int = 0) -> None:
+        if model.name in placed or depth > len(models):
+            return
+        for used in model.models_used:
+            if used in by_name:
+                place(by_name[used], depth + 1)
+        placed.add(model.name)
+        out.append(model)
+
+    for model in models:
+        place(model)
+    return out
 
 
 class _Builder:
@@ -109,6 +130,7 @@ class _Builder:
                     f"no content type for format(s) {', '.join(missing)}, expected one per value",
                 )
         download = self._download(endpoints)
+        servers = self._servers(api, models)
         if self.problems:
             raise SpecError(self.problems)
         return ApiIR(
@@ -119,6 +141,7 @@ class _Builder:
             base_url=api["base_url"].rstrip("/"),
             auth=AuthIR(
                 kind=auth["kind"],
+                optional=bool(auth.get("optional", False)),
                 header=auth.get("header"),
                 env=auth.get("env"),
                 required=bool(auth.get("required", False)),
@@ -141,7 +164,37 @@ class _Builder:
             spec_file=self.spec_file,
             spec_sha256=hashlib.sha256(self.text.encode("utf-8")).hexdigest(),
             download=download,
+            servers=servers,
+            base_url_env=api.get("base_url_env"),
         )
+
+    def _servers(self, api: dict[str, Any], models: list[ModelIR]) -> tuple[ServerIR, ...]:
+        """Named hosts; the spec's base_url must be one of them (the default)."""
+        spec = api.get("servers")
+        if not spec:
+            return ()
+        base = api["base_url"].rstrip("/")
+        out = []
+        fields = {f.wire for m in models for f in m.fields}
+        for name, entry in spec.items():
+            path: YamlPath = ("api", "servers", name)
+            if not is_snake_identifier(name):
+                self.error(path, f"server name {name!r} is not usable, expected a snake_case identifier")
+            exclusive = entry.get("exclusive", {})
+            for field in exclusive:
+                if field not in fields:
+                    self.error((*path, "exclusive", field), f"{field!r} is not a field of any model")
+            out.append(
+                ServerIR(
+                    name=name,
+                    url=entry["url"].rstrip("/"),
+                    doc=entry["doc"],
+                    exclusive=tuple((k, tuple(v)) for k, v in sorted(exclusive.items())),
+                )
+            )
+        if base not in {s.url for s in out}:
+            self.error(("api", "base_url"), "base_url must be the url of one of the servers (the default)")
+        return tuple(out)
 
     def _download(self, endpoints: list[EndpointIR]) -> DownloadIR | None:
         spec = self.data.get("download")
@@ -172,6 +225,13 @@ class _Builder:
                 self.error((*path, key), f"{spec['metadata']!r} has no parameter {param!r}")
         if ("metadata_by" in spec) == ("metadata_list_param" in spec):
             self.error(path, "give exactly one of `metadata_by:` or `metadata_list_param:`")
+        fallback = spec.get("zip_fallback")
+        if fallback is not None:
+            endpoint = by_wire.get(fallback["endpoint"])
+            if endpoint is None or endpoint.kind != "binary":
+                self.error(
+                    (*path, "zip_fallback", "endpoint"), f"{fallback['endpoint']!r} is not a binary endpoint"
+                )
         return DownloadIR(
             zip=spec["zip"],
             metadata=spec["metadata"],
@@ -186,11 +246,15 @@ class _Builder:
             single_image=spec.get("single_image"),
             sop_uids=spec.get("sop_uids"),
             query=spec.get("query"),
+            zip_fallback=fallback["endpoint"] if fallback else None,
+            fallback_status=fallback.get("status") if fallback else None,
+            fallback_message=fallback.get("message") if fallback else None,
         )
 
     def _models(self) -> list[ModelIR]:
         out: list[ModelIR] = []
         snake_names: dict[str, str] = {}
+        names = sorted(self.data.get("models", {}))
         for name, spec in self.data.get("models", {}).items():
             path: YamlPath = ("models", name)
             if snake_case(name) in snake_names:
@@ -225,6 +289,29 @@ class _Builder:
                     self.error(fpath, f'a {ftype} field needs `date_format:` (e.g. "%Y-%m-%d")')
                 if fspec.get("date_format") and ftype not in DATE_TYPES:
                     self.error((*fpath, "date_format"), "date_format applies only to date/datetime")
+                items, model_ref = fspec.get("items"), fspec.get("model")
+                if ftype == "list" and items is None:
+                    self.error(fpath, "a list field needs `items:` (a scalar type or a model name)")
+                if ftype == "model" and model_ref is None:
+                    self.error(fpath, "a model field needs `model:` (the nested model's name)")
+                if items is not None and ftype != "list":
+                    self.error((*fpath, "items"), "items applies to list fields")
+                if model_ref is not None and ftype != "model":
+                    self.error((*fpath, "model"), "model applies to model fields")
+                if fspec.get("separator") is not None and (ftype != "list" or items not in SCALAR_ITEMS):
+                    self.error((*fpath, "separator"), "separator applies to lists of str, int or float")
+                referenced = model_ref or (items if items not in SCALAR_ITEMS else None)
+                if referenced is not None and referenced not in names:
+                    self.error(fpath, f"unknown model {referenced!r}, expected one of: {', '.join(names)}")
+                wire_type = fspec.get("wire_type")
+                if wire_type is not None and ftype not in ("int", "float", "bool"):
+                    self.error((*fpath, "wire_type"), "wire_type applies to int, float and bool fields")
+                aliases = tuple(fspec.get("aliases", ()))
+                for alias in aliases:
+                    if alias == wire or alias in spec["fields"]:
+                        self.error(
+                            (*fpath, "aliases"), f"alias {alias!r} is already a wire name of this model"
+                        )
                 fields.append(
                     FieldIR(
                         wire=wire,
@@ -233,10 +320,35 @@ class _Builder:
                         doc=fspec["doc"],
                         date_format=fspec.get("date_format"),
                         coerce_from_string=bool(fspec.get("coerce_from_string", False)),
+                        items=items,
+                        model=model_ref,
+                        separator=fspec.get("separator"),
+                        aliases=aliases,
+                        wire_type=wire_type,
+                        display=bool(fspec.get("display", False)),
+                        items_is_model=ftype == "list" and items not in SCALAR_ITEMS,
                     )
                 )
             out.append(ModelIR(name=name, doc=spec["doc"], fields=tuple(fields)))
-        return out
+        self._check_model_cycles(out, path=("models",))
+        return _dependency_order(out)
+
+    def _check_model_cycles(self, models: list[ModelIR], path: YamlPath) -> None:
+        """Nested models must form a tree: a model that contains itself cannot be decoded."""
+        uses = {m.name: set(m.models_used) for m in models}
+        for name in uses:
+            seen: set[str] = set()
+            stack = list(uses[name])
+            while stack:
+                current = stack.pop()
+                if current == name:
+                    self.error(
+                        (*path, name), f"model {name!r} contains itself, expected nesting without cycles"
+                    )
+                    break
+                if current not in seen:
+                    seen.add(current)
+                    stack.extend(uses.get(current, ()))
 
     def _param(self, entry: Any, path: YamlPath, shared: dict[str, Any], location: str) -> ParamIR | None:
         if isinstance(entry, str):
@@ -266,6 +378,13 @@ class _Builder:
             self.error(path, 'a date parameter needs `date_format:`, expected e.g. "%Y-%m-%d"')
         if ptype == "enum" and not spec.get("enum"):
             self.error(path, "an enum parameter needs `enum:`, expected a list of wire values")
+        repeated = bool(spec.get("repeated", False))
+        for key in ("explode", "chunk"):
+            if key in spec and not repeated:
+                self.error(path, f"{key} applies to repeated (list) parameters")
+        for key in ("wire_true", "wire_false"):
+            if key in spec and ptype != "bool":
+                self.error(path, f"{key} applies to bool parameters")
         return ParamIR(
             wire=wire,
             python=python,
@@ -275,8 +394,12 @@ class _Builder:
             doc=spec["doc"],
             date_format=spec.get("date_format"),
             enum=tuple(spec.get("enum", ())),
-            repeated=bool(spec.get("repeated", False)),
+            repeated=repeated,
             matches=spec.get("matches"),
+            explode=bool(spec.get("explode", True)),
+            chunk=spec.get("chunk"),
+            wire_true=spec.get("wire_true", "true"),
+            wire_false=spec.get("wire_false", "false"),
         )
 
     def _endpoint(

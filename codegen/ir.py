@@ -34,6 +34,10 @@ class ParamIR:
     enum: tuple[str, ...] = ()
     repeated: bool = False
     matches: str | None = None
+    explode: bool = True  # False: the list goes as one comma-joined value
+    chunk: int | None = None  # at most this many items per request
+    wire_true: str | None = "true"  # bool: the wire value of True (None: leave the key out)
+    wire_false: str | None = "false"
 
     @property
     def annotation(self) -> str:
@@ -50,26 +54,86 @@ class ParamIR:
 class FieldIR:
     wire: str
     python: str
-    type: str
+    type: str  # str int float bool date datetime, or list (of `items`) or model (`model`)
     doc: str
     date_format: str | None = None
     coerce_from_string: bool = False
+    items: str | None = None  # list: a scalar type name or a model name
+    model: str | None = None  # model: the nested model's name
+    separator: str | None = None  # list: the server may also join the items into one string
+    aliases: tuple[str, ...] = ()
+    wire_type: str | None = None  # the JSON type the server sends, when not the declared one
+    display: bool = False
+    items_is_model: bool = False
 
     @property
     def annotation(self) -> str:
+        if self.type == "model":
+            return str(self.model)
+        if self.type == "list":
+            item = str(self.items) if self.items_is_model else FIELD_ANNOTATIONS[str(self.items)]
+            return f"tuple[{item}, ...]"
         return FIELD_ANNOTATIONS[self.type]
 
     @property
     def iso(self) -> bool:
-        """A date/datetime whose wire format ``fromisoformat`` reads exactly."""
-        return (self.type, self.date_format) in {("date", "%Y-%m-%d"), ("datetime", "%Y-%m-%dT%H:%M:%S")}
+        """A date whose wire format msgspec parses natively (exactly ``YYYY-MM-DD``)."""
+        return self.type == "date" and self.date_format == "%Y-%m-%d"
 
     @property
-    def fast_type(self) -> str:
-        """The exact JSON type the fast structure path accepts without conversion."""
+    def coerced(self) -> bool:
+        """A number or boolean that may arrive as text (and then goes through a memo table)."""
+        return self.type in ("int", "float", "bool") and (self.coerce_from_string or self.wire_type == "str")
+
+    @property
+    def wire_annotation(self) -> str:
+        """The type of this field in the msgspec wire struct: exactly what the fast path accepts."""
+        if self.type == "model":
+            return f"_{self.model}Wire | None"
+        if self.type == "list":
+            if self.items_is_model:
+                return f"tuple[_{self.items}Wire, ...] | None"
+            item = _WIRE_SCALARS[str(self.items)]
+            joined = " | str" if self.separator is not None else ""
+            return f"tuple[{item}, ...]{joined} | None"
+        if self.iso:
+            return "datetime.date | None"
         if self.type in ("date", "datetime"):
-            return "str"
-        return self.type
+            return "str | None"
+        if self.coerced:
+            return {"int": "int | str", "float": "float | str", "bool": "bool | int | str"}[
+                self.type
+            ] + " | None"
+        return f"{_WIRE_SCALARS[self.type]} | None"
+
+    @property
+    def fast_conversion(self) -> str | None:
+        """What the builder does with a non-null wire value: None (keep it), or a conversion kind."""
+        if self.type == "model":
+            return "model"
+        if self.type == "list":
+            if self.items_is_model:
+                return "models"
+            return "split" if self.separator is not None else None
+        if self.type in ("date", "datetime") and not self.iso:
+            return "date"
+        if self.coerced:
+            return "coerce"
+        return None
+
+    @property
+    def text_kind(self) -> str:
+        """How a CSV cell of this field is read: str, int, float, bool, date, split or none."""
+        if self.type in ("str", "int", "float", "bool"):
+            return self.type
+        if self.type in ("date", "datetime"):
+            return "date"
+        if self.type == "list" and self.separator is not None and not self.items_is_model:
+            return "split"
+        return "none"
+
+
+_WIRE_SCALARS = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
 
 
 @attrs.frozen
@@ -80,8 +144,22 @@ class ModelIR:
 
     @property
     def converted(self) -> tuple[tuple[int, FieldIR], ...]:
-        """Fields whose wire string becomes a date or datetime."""
-        return tuple((i, f) for i, f in enumerate(self.fields) if f.type in ("date", "datetime"))
+        """Fields whose non-null wire values the fast builder converts, with their positions."""
+        return tuple((i, f) for i, f in enumerate(self.fields) if f.fast_conversion is not None)
+
+    @property
+    def fast_capable(self) -> bool:
+        """msgspec refuses wire names holding a backslash, a quote or a control character: such a
+        model (none in TCIA's APIs) is decoded by the reference path only."""
+        names = [n for f in self.fields for n in (f.wire, *f.aliases)]
+        return all(not any(c in '\\"' or ord(c) < 0x20 for c in n) for n in names)
+
+    @property
+    def models_used(self) -> tuple[str, ...]:
+        """Names of the models this one nests (for ordering wire structs)."""
+        names = [f.model if f.type == "model" else f.items for f in self.fields]
+        used = [n for n, f in zip(names, self.fields, strict=True) if f.type == "model" or f.items_is_model]
+        return tuple(str(n) for n in dict.fromkeys(used))
 
 
 @attrs.frozen
@@ -130,6 +208,7 @@ class EndpointIR:
 @attrs.frozen
 class AuthIR:
     kind: str
+    optional: bool = False
     header: str | None = None
     env: str | None = None
     required: bool = False
@@ -156,6 +235,19 @@ class DownloadIR:
     single_image: str | None = None
     sop_uids: str | None = None
     query: str | None = None
+    # Another zip endpoint to use when the first answers `fallback_status` with `fallback_message`
+    # in its body (an older server that does not know a zip parameter).
+    zip_fallback: str | None = None
+    fallback_status: int | None = None
+    fallback_message: str | None = None
+
+
+@attrs.frozen
+class ServerIR:
+    name: str
+    url: str
+    doc: str
+    exclusive: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @attrs.frozen
@@ -178,9 +270,24 @@ class ApiIR:
     spec_file: str
     spec_sha256: str
     download: DownloadIR | None = None
+    servers: tuple[ServerIR, ...] = ()
+    base_url_env: str | None = None
 
     def endpoint(self, wire: str) -> EndpointIR:
         return next(e for e in self.endpoints if e.wire == wire)
+
+    @property
+    def fast_models(self) -> tuple[ModelIR, ...]:
+        """Models with a compiled decoder: fast-capable themselves and in all they nest."""
+        capable = {m.name for m in self.models if m.fast_capable}
+        changed = True
+        while changed:
+            changed = False
+            for model in self.models:
+                if model.name in capable and not set(model.models_used) <= capable:
+                    capable.discard(model.name)
+                    changed = True
+        return tuple(m for m in self.models if m.name in capable)
 
 
 def _literal(value: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jinja2
 
-from .ir import ApiIR, EndpointIR, FieldIR
+from .ir import ApiIR, EndpointIR
 from .naming import snake_case
 
 Shape = tuple[str | None, str | None, str]
@@ -21,6 +21,7 @@ PACKAGE_FILES = {
     "models.py": "models.py.jinja",
     "_endpoints.py": "endpoints.py.jinja",
     "_client.py": "client.py.jinja",
+    "_decoders.py": "decoders.py.jinja",
     "REFERENCE.md": "REFERENCE.md.jinja",
 }
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -97,7 +98,6 @@ def environment() -> jinja2.Environment:
     env.filters["md"] = markdown_text
     env.filters["snake"] = snake_case
     env.globals["method_shapes"] = method_shapes
-    env.globals["fast_parser"] = fast_parser
     return env
 
 
@@ -134,13 +134,6 @@ def render_package(api: ApiIR) -> dict[str, str]:
             source = f"{head}\n# ruff: noqa: E501\n\n{rest}"
         files[name] = source
     return files
-
-
-def fast_parser(field: FieldIR) -> str:
-    """The callable a generated fast path uses to read a date/datetime field."""
-    if field.iso:
-        return "_ISO_DATE" if field.type == "date" else "_ISO_DATETIME"
-    return f"_rt.parse_{field.type}"
 
 
 def method_shapes(endpoint: EndpointIR, raw: bool) -> tuple[list[Shape], Shape]:

@@ -5,18 +5,24 @@ Each error names the endpoint and the request (method and URL, with secrets remo
 
     TCIAError
     ├── APIConnectionError        the request did not get a complete response
-    │   └── APITimeoutError       ... because a connect/read/write/pool timeout expired
+    │   └── APITimeoutError       ... because a timeout, the attempt's deadline or the minimum
+    │                             transfer rate was not met
     ├── APIStatusError            the server answered 4xx/5xx (status, headers, body excerpt, message)
     │   ├── BadRequestError       400 (NBIA: also "not public / no access"; the sentence is kept)
     │   ├── AuthenticationError   401
     │   ├── PermissionDeniedError 403
     │   ├── NotFoundError         404
     │   ├── RateLimitError        429
-    │   └── ServerError           5xx
+    │   ├── ServerError           5xx
+    │   └── RedirectError         3xx to another host or scheme: not followed, credentials stay home
     ├── ResponseDecodeError       a 2xx body that is not what the spec says (HTML for JSON, wrong types, ...)
+    │   └── ResponseTooLargeError ... larger than the client's max_body_size once decompressed
     ├── DownloadError             a download that could not be verified or safely written
-    └── ConfigurationError        the client was set up wrongly (missing api_key, bad option)
+    │   └── DestinationLockedError  another run holds the destination's lock
+    └── ConfigurationError        the client or a call was set up wrongly (also a ValueError)
+        └── WrongServerError      the data asked for lives on another of the API's servers (NLST)
 
+Every failure of a call is one of these, with the original exception chained as ``__cause__``.
 ``retries_taken`` on every request error says how many retries ran before it was raised.
 """
 
@@ -34,13 +40,17 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
+    "DestinationLockedError",
     "DownloadError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RedirectError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "ServerError",
     "TCIAError",
+    "WrongServerError",
 ]
 
 
@@ -48,8 +58,23 @@ class TCIAError(Exception):
     """Base class of every error raised by tcia_sdk."""
 
 
-class ConfigurationError(TCIAError):
-    """The client or a call was configured in a way that cannot work."""
+class ConfigurationError(TCIAError, ValueError):
+    """The client or a call was configured in a way that cannot work (before any request).
+
+    It is also a ValueError, so code that validates arguments the usual way catches it.
+    """
+
+
+class WrongServerError(ConfigurationError):
+    """The call names data that only another server of the API holds (NLST lives on its own host).
+
+    ``server`` is the name of the server to use (``Client(server=...)``), ``url`` its base URL.
+    """
+
+    def __init__(self, message: str, *, server: str, url: str) -> None:
+        super().__init__(message)
+        self.server = server
+        self.url = url
 
 
 class _RequestError(TCIAError):
@@ -137,6 +162,16 @@ class ServerError(APIStatusError):
     """5xx: the server failed (NBIA answers uncaught exceptions with 500 text/plain)."""
 
 
+class RedirectError(APIStatusError):
+    """A redirect to another host or scheme, which the SDK does not follow.
+
+    Credentials (api key, tokens, passwords) must never leave the configured host, so only
+    redirects within it are followed. ``location`` is where the server pointed (secrets removed).
+    """
+
+    location: str
+
+
 class ResponseDecodeError(_RequestError):
     """A successful status with a body that contradicts the spec.
 
@@ -175,9 +210,20 @@ class ResponseDecodeError(_RequestError):
         self.row = row
 
 
+class ResponseTooLargeError(ResponseDecodeError):
+    """The decoded body grew past the client's ``max_body_size`` (a runaway or hostile answer).
+
+    The body is read no further than that, so memory stays bounded (a gzip bomb included).
+    """
+
+
 class DownloadError(TCIAError):
     """A download failed verification (CRC, count, size, MD5) or could not be written safely."""
 
     def __init__(self, message: str, *, series_instance_uid: str | None = None) -> None:
         super().__init__(message)
         self.series_instance_uid = series_instance_uid
+
+
+class DestinationLockedError(DownloadError):
+    """Another download run holds the destination's lock (``wait=True`` waits for it instead)."""

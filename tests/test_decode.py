@@ -18,9 +18,9 @@ from tcia_sdk.v3 import Client, Series, SeriesSize, get_converter
 KEY = "k-123"
 
 
-def client_answering(*args: Any, **kwargs: Any) -> Client:
+def client_answering(*args: Any, strict: bool = False, **kwargs: Any) -> Client:
     response = httpx.Response(*args, **kwargs)
-    return Client(api_key=KEY, transport=httpx.MockTransport(lambda request: response))
+    return Client(api_key=KEY, transport=httpx.MockTransport(lambda request: response), strict=strict)
 
 
 def test_series_quirks_string_series_number_absent_keys_and_dates() -> None:
@@ -72,9 +72,9 @@ def test_series_size_accepts_decimal_strings(body: Any, expected: SeriesSize) ->
         assert tcia.get_series_size(series_instance_uid="1") == expected
 
 
-def test_a_wrong_type_names_endpoint_field_value_and_row() -> None:
+def test_strict_a_wrong_type_names_endpoint_field_value_and_row() -> None:
     rows = [{"SeriesInstanceUID": "1", "ImageCount": 3}, {"SeriesInstanceUID": "2", "ImageCount": "many"}]
-    with client_answering(200, json=rows) as tcia, pytest.raises(ResponseDecodeError) as info:
+    with client_answering(200, json=rows, strict=True) as tcia, pytest.raises(ResponseDecodeError) as info:
         tcia.get_series(collection="X")
     error = info.value
     assert error.endpoint == "getSeries"
@@ -86,8 +86,8 @@ def test_a_wrong_type_names_endpoint_field_value_and_row() -> None:
     assert "Collection=X" in str(error)
 
 
-def test_a_bad_date_is_a_decode_error() -> None:
-    with client_answering(200, json=[{"SeriesDate": "21/11/2001"}]) as tcia:
+def test_strict_a_bad_date_is_a_decode_error() -> None:
+    with client_answering(200, json=[{"SeriesDate": "21/11/2001"}], strict=True) as tcia:
         with pytest.raises(ResponseDecodeError, match="SeriesDate"):
             tcia.get_series()
 
@@ -108,7 +108,7 @@ def test_a_bad_date_is_a_decode_error() -> None:
         ),
         (httpx.Response(200, content=b""), "empty body"),
         (httpx.Response(200, json={"errorMessage": "x"}), "expected a JSON array"),
-        (httpx.Response(200, json=["a"]), "expected a JSON object"),
+        (httpx.Response(200, json=["a"]), "row 0 is 'a', expected an object"),
     ],
 )
 def test_bodies_that_contradict_the_spec(response: httpx.Response, match: str) -> None:
@@ -119,10 +119,14 @@ def test_bodies_that_contradict_the_spec(response: httpx.Response, match: str) -
     assert info.value.endpoint == "getSeries"
 
 
-def test_values_endpoints_skip_null_rows_and_reject_non_strings() -> None:
+def test_values_endpoints_skip_null_rows_and_odd_values() -> None:
     with client_answering(200, json=[{}, {"BodyPartExamined": "BRAIN"}]) as tcia:
         assert tcia.get_body_part_values() == ["BRAIN"]
-    with client_answering(200, json=[{"BodyPartExamined": 7}]) as tcia:
+    with client_answering(200, json=[{"BodyPartExamined": 7}, {"BodyPartExamined": "CHEST"}]) as tcia:
+        raw = tcia.with_raw_response.get_body_part_values()
+        assert raw.parse() == ["CHEST"]  # the odd value is left out of the list, and reported
+        assert [(o.row, o.field, o.value) for o in raw.odd_values] == [(0, "BodyPartExamined", 7)]
+    with client_answering(200, json=[{"BodyPartExamined": 7}], strict=True) as tcia:
         with pytest.raises(ResponseDecodeError, match="BodyPartExamined"):
             tcia.get_body_part_values()
 

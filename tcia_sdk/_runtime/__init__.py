@@ -13,13 +13,26 @@ from .client import (
     Destination,
     SyncAPIClient,
     TimeoutTypes,
+    resolve_base_url,
 )
 from .convert import make_converter
-from .decode import EMPTY_EXTRAS, judge_signature, parse_date, parse_datetime, structure_slow, unstructure
-from .endpoint import ApiInfo, AuthInfo, DownloadInfo, Endpoint, Field, ModelInfo, Param
+from .decode import Rows
+from .endpoint import ApiInfo, AuthInfo, DownloadInfo, Endpoint, Field, ModelInfo, Param, ServerInfo
 from .hooks import Hooks, RequestEvent, ResponseEvent
+from .limits import Limits
 from .response import RawResponse
 from .retry import RetryPolicy
+from .structure import EMPTY_EXTRAS, OddValue, odd_values, unstructure
+from .wire import (
+    BOOLISH,
+    TEXT_FLOAT,
+    TEXT_INT,
+    Fallback,
+    FastDecoder,
+    date_memo,
+    split_memo,
+    text_unsupported,
+)
 
 __all__ = [
     "ApiInfo",
@@ -27,6 +40,7 @@ __all__ = [
     "AsyncAPIClient",
     "Auth",
     "AuthInfo",
+    "BOOLISH",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "Destination",
@@ -34,22 +48,31 @@ __all__ = [
     "DownloadInfo",
     "EMPTY_EXTRAS",
     "Endpoint",
+    "Fallback",
+    "FastDecoder",
     "Field",
     "Hooks",
+    "Limits",
     "ModelInfo",
     "OAuth2PasswordAuth",
+    "OddValue",
     "Param",
     "RawResponse",
     "RequestEvent",
     "ResponseEvent",
     "RetryPolicy",
+    "Rows",
+    "ServerInfo",
     "SyncAPIClient",
+    "TEXT_FLOAT",
+    "TEXT_INT",
     "TimeoutTypes",
-    "judge_signature",
+    "date_memo",
     "make_auth",
     "make_converter",
-    "parse_date",
-    "parse_datetime",
-    "structure_slow",
+    "odd_values",
+    "resolve_base_url",
+    "split_memo",
+    "text_unsupported",
     "unstructure",
 ]

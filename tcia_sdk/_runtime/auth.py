@@ -1,14 +1,18 @@
 """Credentials, applied per attempt and never shown: shared by every API version.
 
-``Auth`` (none), ``ApiKeyAuth`` (a static header, TCIA v3) and ``OAuth2PasswordAuth`` (NBIA v2:
-a Bearer token from the password grant, refreshed before it expires and once more after a 401).
+``Auth`` (none), ``ApiKeyAuth`` (a static header, TCIA v3) and ``OAuth2PasswordAuth`` (NBIA v2,
+and v4 when credentials are given: a Bearer token from the password grant, refreshed before it
+expires and once more after a 401). Each reports its secret values, so that a server echoing them
+cannot put them into an error message or a log line.
 """
 
 from __future__ import annotations
 
+import collections
 import os
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -22,13 +26,17 @@ REFRESH_MARGIN = 60.0
 
 
 class Auth:
-    """No credentials (NBIA v1 and v4)."""
+    """No credentials (NBIA v1, and v4 without a login)."""
 
     secret_names: frozenset[str] = frozenset()
     refreshable = False
 
     def headers(self) -> dict[str, str]:
         return {}
+
+    def secret_values(self) -> Iterable[str]:
+        """Every secret this auth holds or has held recently (for redaction by value)."""
+        return ()
 
     def ensure_sync(self, http: httpx.Client, timeout: httpx.Timeout) -> None:
         """Make the credentials current before an attempt (a token fetch or refresh)."""
@@ -53,6 +61,9 @@ class ApiKeyAuth(Auth):
 
     def headers(self) -> dict[str, str]:
         return {self._header: self._key}
+
+    def secret_values(self) -> Iterable[str]:
+        return (self._key,)
 
     def __repr__(self) -> str:
         return f"ApiKeyAuth(header={self._header!r}, key='<redacted>')"
@@ -86,6 +97,8 @@ class OAuth2PasswordAuth(Auth):
         self._thread_lock = threading.Lock()
         self._async_lock: Any = None  # an asyncio.Lock, made in the event loop that uses it
         self.tokens_fetched = 0  # for tests and metrics: grants made (password or refresh)
+        # Tokens given out earlier may still be echoed by a server: remember the last few.
+        self._old_tokens: collections.deque[str] = collections.deque(maxlen=8)
 
     def __repr__(self) -> str:
         return (
@@ -96,7 +109,13 @@ class OAuth2PasswordAuth(Auth):
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._access}"} if self._access else {}
 
+    def secret_values(self) -> Iterable[str]:
+        current = (self._password, self._access or "", self._refresh or "")
+        return (*current, *self._old_tokens)
+
     def invalidate(self) -> None:
+        if self._access:
+            self._old_tokens.append(self._access)
         self._access = None
         self._expires_at = 0.0
 
@@ -120,12 +139,17 @@ class OAuth2PasswordAuth(Auth):
         except ValueError:
             return False
         token = payload.get("access_token") if isinstance(payload, dict) else None
-        if not isinstance(token, str) or not token:
+        if not isinstance(token, str) or not token or not _is_header_safe(token):
             return False
+        for old in (self._access, self._refresh):
+            if old:
+                self._old_tokens.append(old)
         self._access = token
-        self._refresh = payload.get("refresh_token") or self._refresh
+        refresh = payload.get("refresh_token")
+        self._refresh = refresh if isinstance(refresh, str) and refresh else self._refresh
         expires_in = payload.get("expires_in")
-        lifetime = float(expires_in) if isinstance(expires_in, int | float) else 300.0
+        finite = isinstance(expires_in, int | float) and 0 < expires_in < 10**7
+        lifetime = float(expires_in) if finite else 300.0
         self._expires_at = self._clock() + lifetime
         self.tokens_fetched += 1
         return True
@@ -151,9 +175,10 @@ class OAuth2PasswordAuth(Auth):
             response: httpx.Response | None = None
             for form in self._grants():
                 try:
-                    response = http.post(self.token_url, data=form, timeout=timeout)
+                    # Never follow a redirect here: a 307/308 would re-POST the password elsewhere.
+                    response = http.post(self.token_url, data=form, timeout=timeout, follow_redirects=False)
                 except httpx.HTTPError as exc:
-                    raise self._refused(None, exc) from None
+                    raise self._refused(None, exc) from exc
                 if self._accept(response):
                     return
                 self._refresh = None  # a refused refresh token: fall back to the password
@@ -170,13 +195,40 @@ class OAuth2PasswordAuth(Auth):
             response: httpx.Response | None = None
             for form in self._grants():
                 try:
-                    response = await http.post(self.token_url, data=form, timeout=timeout)
+                    response = await http.post(
+                        self.token_url, data=form, timeout=timeout, follow_redirects=False
+                    )
                 except httpx.HTTPError as exc:
-                    raise self._refused(None, exc) from None
+                    raise self._refused(None, exc) from exc
                 if self._accept(response):
                     return
                 self._refresh = None
             raise self._refused(response, None)
+
+
+def clean_key(value: str | None, what: str) -> str | None:
+    """A key as it can be sent in a header: surrounding whitespace dropped (keys read from files end
+    in a newline); a key holding anything else than visible ASCII is refused without quoting it."""
+    if value is None:
+        return None
+    cleaned = value.strip()
+    if not cleaned:
+        return None
+    if not _is_header_safe(cleaned):
+        raise ConfigurationError(
+            f"the {what} holds a character that cannot be sent in an HTTP header (a line break, a "
+            "control character or a non-ASCII letter, often from copying it); it is not shown here"
+        )
+    return cleaned
+
+
+def clean_password(value: str | None) -> str:
+    """A password as given, less the line break a file or a prompt leaves at its end."""
+    return (value or "").rstrip("\r\n")
+
+
+def _is_header_safe(value: str) -> bool:
+    return all(" " <= c <= "~" for c in value)
 
 
 def make_auth(
@@ -187,12 +239,17 @@ def make_auth(
     password: str | None = None,
     base_url: str | None = None,
 ) -> Auth:
-    """The Auth an API declares, from the constructor's arguments or the declared env variables."""
+    """The Auth an API declares, from the constructor's arguments or the declared env variables.
+
+    ``optional`` OAuth (NBIA v4) stays anonymous unless a username is given or in the environment.
+    """
     if info.kind == "none":
         return Auth()
     if info.kind == "api_key":
         assert info.header is not None
-        key = api_key if api_key is not None else (os.environ.get(info.env) if info.env else None)
+        given = api_key if api_key is not None else (os.environ.get(info.env) if info.env else None)
+        source = "api_key" if api_key is not None else f"{info.env} environment variable"
+        key = clean_key(given, source)
         if not key:
             if info.required:
                 where = f" or set the {info.env} environment variable" if info.env else ""
@@ -201,11 +258,15 @@ def make_auth(
         return ApiKeyAuth(info.header, key)
     if info.kind == "oauth2_password":
         assert info.token_url is not None
-        user = username or (os.environ.get(info.username_env) if info.username_env else None)
-        user = user or info.guest_username
+        user = (username or "").strip() or (
+            os.environ.get(info.username_env, "").strip() if info.username_env else ""
+        )
+        if not user and info.optional:
+            return Auth()
+        user = user or info.guest_username or ""
         if not user:
             raise ConfigurationError("this API needs a username (and password) for its OAuth token")
-        secret = password if password is not None else os.environ.get(info.password_env or "", "")
+        secret = clean_password(password if password is not None else os.environ.get(info.password_env or ""))
         # A relative token URL follows the base URL (so a test server or a mirror gets its own).
         token_url = str(httpx.URL((base_url or "").rstrip("/") + "/").join(info.token_url))
         return OAuth2PasswordAuth(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, BinaryIO, NamedTuple, Protocol
+
+from ..errors import DownloadError
 
 TEMP_PREFIX = ".tcia-partial-"
 
@@ -41,6 +45,9 @@ class Sink(Protocol):
     def value(self) -> bytes | None:
         """The body itself for an in-memory sink; None where it went to a file."""
 
+    def over(self, limit: int) -> bool:
+        """True when this sink holds more than ``limit`` bytes in memory (files are not bounded)."""
+
 
 class PathSink:
     """Writes to a temporary file beside ``path`` and renames it into place only when complete.
@@ -55,11 +62,20 @@ class PathSink:
     def __init__(self, path: Path, durable: bool = True) -> None:
         self.path = path
         self.durable = durable
-        import tempfile
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=path.parent)
-        self._tmp = Path(tmp)
+        with _writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Created with mode 0666 so the umask applies, as for any file a program writes
+            # (tempfile.mkstemp would leave it -rw------- for everyone else).
+            while True:
+                tmp = path.parent / f"{TEMP_PREFIX}{secrets.token_hex(6)}.part"
+                try:
+                    fd = os.open(
+                        tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666
+                    )
+                except FileExistsError:
+                    continue
+                break
+        self._tmp = tmp
         self._file: BinaryIO = os.fdopen(fd, "wb")
         self.bytes_written = 0
 
@@ -68,28 +84,36 @@ class PathSink:
         return True
 
     def write(self, chunk: bytes) -> None:
-        self._file.write(chunk)
+        with _writing(self.path):
+            self._file.write(chunk)
         self.bytes_written += len(chunk)
 
     def restart(self) -> None:
-        self._file.seek(0)
-        self._file.truncate()
+        with _writing(self.path):
+            self._file.seek(0)
+            self._file.truncate()
         self.bytes_written = 0
 
     def commit(self) -> None:
-        self._file.flush()
-        if self.durable:
-            os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self._tmp, self.path)
+        with _writing(self.path):
+            self._file.flush()
+            if self.durable:
+                os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
         if not self._file.closed:
-            self._file.close()
+            # A full disk may refuse the final flush; the file is removed anyway.
+            with contextlib.suppress(OSError):
+                self._file.close()
         self._tmp.unlink(missing_ok=True)
 
     def value(self) -> bytes | None:
         return None
+
+    def over(self, limit: int) -> bool:
+        return False
 
 
 class FileObjectSink:
@@ -120,6 +144,9 @@ class FileObjectSink:
     def value(self) -> bytes | None:
         return None
 
+    def over(self, limit: int) -> bool:
+        return False
+
 
 class MemorySink:
     """Collects a small body (one DICOM instance) in memory."""
@@ -149,6 +176,9 @@ class MemorySink:
 
     def value(self) -> bytes | None:
         return self._buffer.getvalue()
+
+    def over(self, limit: int) -> bool:
+        return self._buffer.tell() > limit
 
 
 class ProgressSink:
@@ -186,6 +216,24 @@ class ProgressSink:
 
     def value(self) -> bytes | None:
         return self._inner.value()
+
+    def over(self, limit: int) -> bool:
+        return self._inner.over(limit)
+
+
+class _writing:
+    """Turns an OSError writing ``path`` into a DownloadError that names the file and the cause."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, OSError):
+            reason = exc.strerror or type(exc).__name__
+            raise DownloadError(f"cannot write {self.path}: {reason}") from exc
 
 
 _FILENAME = re.compile(r"""filename\*?=(?:UTF-8''|"?)([^";]+)"?""", re.IGNORECASE)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from .decode import unstructure
 from .endpoint import ModelInfo
+from .structure import unstructure
 
 if TYPE_CHECKING:
     import cattrs

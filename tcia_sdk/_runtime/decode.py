@@ -1,44 +1,54 @@
 """Turning response bodies into the values the spec promises, or into a precise ResponseDecodeError.
 
-Rows are structured by generated functions with a fast path (exact types, no unknown keys) that
-falls back to `structure_slow`, which converts what the spec allows (numbers sent as strings, dates),
-keeps unknown keys in ``additional_properties`` and names the field and value when a row is wrong.
+A JSON body of rows goes first through the model's compiled fast path (`wire.py`); a body it does
+not accept exactly is decoded by the reference path (`structure.py`), which applies the resilience
+policy: outside strict mode, a value that does not fit its field never sinks the call — the row is
+kept, the value stays reachable in ``additional_properties``, and it is reported (a warning on the
+``tcia_sdk`` logger and ``RawResponse.odd_values``). Only a body that is not what the endpoint
+answers at all (HTML, not an array, rows that are not objects, invalid JSON) raises, and strict
+mode (``Client(strict=True)``) raises on the first odd value too.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import csv
 import gc
+import io
 import json
+import logging
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from types import MappingProxyType
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
 from ..errors import ResponseDecodeError
-from .endpoint import Endpoint, Field, ModelInfo
-from .params import format_date
+from .endpoint import Endpoint, ModelInfo
 from .redact import Redactor
+from .structure import EMPTY_EXTRAS, FieldError, OddValue, structure_row
+from .wire import Fallback, FastDecoder
 
 M = TypeVar("M")
+log = logging.getLogger("tcia_sdk")
 EXCERPT_LIMIT = 500
-EMPTY_EXTRAS: Mapping[str, Any] = MappingProxyType({})
-# Above this many bytes, a JSON body is decoded with the cyclic GC paused: on CPython 3.11 the
-# allocation burst of ~100k rows triggers repeated full collections that cost more than the parse.
+# Above this many bytes a body is decoded with the cyclic GC paused: on CPython 3.11 the allocation
+# burst of ~100k rows triggers repeated full collections that cost more than the parse.
 GC_PAUSE_THRESHOLD = 1 << 20
+_HTML = re.compile(rb"^\s*(<!doctype html|<html|<head|<body|<p\b|<table\b)", re.IGNORECASE)
 
 
-class FieldError(Exception):
-    """A row field that contradicts its declared type (internal; wrapped in ResponseDecodeError)."""
+class Rows(list[M], Generic[M]):
+    """A list of models that remembers its model class, so that an empty answer still knows its
+    columns (`tcia_sdk.to_dataframe` of ``[]`` keeps them). It is a plain list otherwise."""
 
-    def __init__(self, field: str | None, value: object, expected: str) -> None:
-        super().__init__(field, value, expected)
-        self.field = field
-        self.value = value
-        self.expected = expected
+    __slots__ = ("model",)
+
+    def __init__(self, rows: Iterable[M] = (), model: type | None = None) -> None:
+        super().__init__(rows)
+        self.model = model
 
 
 def excerpt(content: bytes, limit: int = EXCERPT_LIMIT) -> str:
@@ -58,147 +68,28 @@ def gc_paused(active: bool) -> Iterator[None]:
         gc.enable()
 
 
-# Formats that datetime.fromisoformat reads (about 60x faster than strptime on CPython 3.11).
-_ISO_DATETIME_FORMATS = frozenset({"%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"})
+class DecodeContext:
+    """Where a body came from (so that an error can say so), the policy, and the odd values found."""
 
-
-# Bound on remembered type signatures per model, so hostile data cannot grow memory without limit.
-SIGNATURE_CACHE_LIMIT = 4096
-
-
-def judge_signature(
-    cache: dict[tuple[type, ...], int], signature: tuple[type, ...], allowed: Sequence[frozenset[type]]
-) -> int:
-    """Judge a row's tuple of value types once: the key count an acceptable row has, else -1.
-
-    Generated structure functions cache the verdict, so the per-row type check of the fast path
-    is one tuple build and one dict lookup instead of a check per field.
-    """
-    ok = len(signature) == len(allowed) and all(t in a for t, a in zip(signature, allowed, strict=True))
-    verdict = len(signature) - signature.count(type(None)) if ok else -1
-    if len(cache) < SIGNATURE_CACHE_LIMIT:
-        cache[signature] = verdict
-    return verdict
-
-
-def parse_date(value: str, fmt: str) -> dt.date:
-    """A date in the API's wire format (``%Y-%m-%d`` takes the fast ISO path)."""
-    if fmt == "%Y-%m-%d" and len(value) == 10:
-        return dt.date.fromisoformat(value)
-    return dt.datetime.strptime(value, fmt).date()
-
-
-def parse_datetime(value: str, fmt: str) -> dt.datetime:
-    """A timestamp in the API's wire format, e.g. NBIA's ``2000-01-01 00:00:00.0``."""
-    if fmt in _ISO_DATETIME_FORMATS:
-        try:
-            return dt.datetime.fromisoformat(value)
-        except ValueError:
-            pass  # older Pythons read fewer ISO variants; strptime decides
-    return dt.datetime.strptime(value, fmt)
-
-
-def _convert(field: Field, value: object, from_text: bool = False) -> object:
-    """``value`` as the field's type. ``from_text``: a CSV cell, where every value is a string."""
-    kind = field.type
-    if from_text and kind in ("int", "float", "bool"):
-        field = field._replace(coerce_from_string=True)
-    if kind == "str":
-        if type(value) is str:
-            return value
-    elif kind == "int":
-        if type(value) is int:
-            return value
-        if field.coerce_from_string and type(value) is str:
-            from decimal import Decimal, InvalidOperation  # slow path only
-
-            try:
-                number = Decimal(value.strip())
-            except InvalidOperation:
-                pass
-            else:
-                if number.is_finite() and number == number.to_integral_value():
-                    return int(number)
-    elif kind == "float":
-        if type(value) in (int, float):
-            return value
-        if field.coerce_from_string and type(value) is str:
-            try:
-                return float(value)
-            except ValueError:
-                pass
-    elif kind == "bool":
-        if type(value) is bool:
-            return value
-        if field.coerce_from_string and type(value) is str and value.lower() in _BOOL_WORDS:
-            return _BOOL_WORDS[value.lower()]
-        if field.coerce_from_string and type(value) is int and value in (0, 1):
-            return bool(value)  # native SQL booleans may arrive as 0/1
-    elif kind in ("date", "datetime") and type(value) is str:
-        assert field.date_format is not None
-        try:
-            if kind == "date":
-                return parse_date(value, field.date_format)
-            return parse_datetime(value, field.date_format)
-        except ValueError:
-            raise FieldError(field.wire, value, f"a {kind} in the format {field.date_format}") from None
-    expected = {"str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean"}
-    what = expected.get(kind, f"a {kind} string")
-    if field.coerce_from_string and kind in ("int", "float", "bool"):
-        what += " (or a string holding one)"
-    raise FieldError(field.wire, value, what)
-
-
-_BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
-
-
-def structure_slow(cls: Callable[..., M], fields: Sequence[Field], row: object, from_text: bool = False) -> M:
-    """Structure one row precisely: conversions the spec allows, unknown keys kept, errors named.
-
-    ``from_text``: a CSV row, whose values are all strings and whose empty cells are NULLs.
-    """
-    if not isinstance(row, dict):
-        raise FieldError(None, row, "a JSON object")
-    values: dict[str, object] = {}
-    known: set[str] = set()
-    for field in fields:
-        known.add(field.wire)
-        value = row.get(field.wire)
-        if from_text and value == "":
-            value = None
-        values[field.python] = None if value is None else _convert(field, value, from_text)
-    extras = {k: v for k, v in row.items() if k not in known}
-    return cls(**values, additional_properties=MappingProxyType(extras) if extras else EMPTY_EXTRAS)
-
-
-def unstructure(obj: Any) -> dict[str, Any]:
-    """A model back to its wire dict (absent stays absent; unknown keys come back as they were)."""
-    import attrs  # loaded already: obj is an attrs model
-
-    out: dict[str, Any] = {}
-    for a in attrs.fields(type(obj)):
-        if a.name == "additional_properties":
-            continue
-        value = getattr(obj, a.name)
-        if value is None:
-            continue
-        fmt = a.metadata.get("date_format")
-        if fmt is not None and isinstance(value, dt.date):
-            value = format_date(value, fmt)
-        out[a.metadata["wire"]] = value
-    out.update(getattr(obj, "additional_properties", EMPTY_EXTRAS))
-    return out
-
-
-class DecodeContext(NamedTuple):
-    """Where a body came from, so that an error can say so."""
-
-    endpoint: Endpoint
-    method: str
-    request_url: httpx.URL | str
-    redactor: Redactor
-    response: httpx.Response
-    retries_taken: int = 0
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        method: str,
+        request_url: httpx.URL | str,
+        redactor: Redactor,
+        response: httpx.Response,
+        retries_taken: int = 0,
+        *,
+        strict: bool = False,
+    ) -> None:
+        self.endpoint = endpoint
+        self.method = method
+        self.request_url = request_url
+        self.redactor = redactor
+        self.response = response
+        self.retries_taken = retries_taken
+        self.strict = strict
+        self.odd: list[OddValue] = []
 
     @property
     def url(self) -> str:
@@ -209,136 +100,153 @@ class DecodeContext(NamedTuple):
         self, message: str, *, field: str | None = None, value: object = None, row: int | None = None
     ) -> ResponseDecodeError:
         return ResponseDecodeError(
-            message,
+            self.redactor.text(message),
             endpoint=self.endpoint.name,
             method=self.method,
             url=self.url,
             status_code=self.response.status_code,
             content_type=self.response.headers.get("content-type", ""),
-            body_excerpt=excerpt(self.response.content),
+            body_excerpt=self.redactor.text(excerpt(self.response.content)),
             field=field,
             value=value,
             row=row,
             retries_taken=self.retries_taken,
         )
 
-    def row_error(self, model: ModelInfo, index: int, exc: FieldError) -> ResponseDecodeError:
+    def row_error(self, model: str, index: int, exc: FieldError) -> ResponseDecodeError:
         """A row that contradicts its model, naming the field and the value."""
         what = f"field {exc.field!r}" if exc.field else "row"
+        shown = _short(exc.value)
         return self.error(
-            f"{model.name} row {index}: {what} is {exc.value!r}, expected {exc.expected}",
+            f"{model} row {index}: {what} is {shown}, expected {exc.expected}",
             field=exc.field,
             value=exc.value,
             row=index,
         )
 
+    def reporter(self, model: str, index: int) -> Any:
+        """The odd-value callback for one row: record it (lenient), or None (strict: raise)."""
+        if self.strict:
+            return None
 
-_HTML = re.compile(rb"^\s*(<!doctype html|<html|<head|<body|<p\b|<table\b)", re.IGNORECASE)
+        def report(field: str, value: object, expected: str) -> None:
+            self.odd.append(OddValue(model, index, field, value, expected))
+
+        return report
+
+    def warn_odd(self) -> None:
+        if not self.odd:
+            return
+        first = self.odd[0]
+        log.warning(
+            "%s: %d value(s) did not fit their declared types; each row was kept with the value in "
+            "additional_properties (first: %s row %d: %s = %s, expected %s); pass strict=True to "
+            "raise instead",
+            self.endpoint.name,
+            len(self.odd),
+            first.model,
+            first.row,
+            first.field,
+            self.redactor.text(_short(first.value)),
+            first.expected,
+        )
 
 
-def load_json(ctx: DecodeContext, object_hook: Callable[[dict[str, Any]], Any] | None = None) -> Any:
-    """Parse a JSON body; the API's empty-result convention yields ``[]``."""
+def _short(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+# -- JSON ---------------------------------------------------------------------------------------
+def _empty(ctx: DecodeContext) -> bool:
+    """True when the body says "no results" the API's way; an error if it is empty unexpectedly."""
     response = ctx.response
     content = response.content
     if response.status_code == 204 or not content.strip():
         if response.status_code == 204 or ctx.endpoint.api.empty_result == "empty_body":
-            return []
+            return True
         raise ctx.error("empty body where this API always sends JSON ([] when there are no results)")
     ctype = response.headers.get("content-type", "")
     if "html" in ctype or _HTML.match(content):
         raise ctx.error(f"an HTML page ({ctype or 'no content type'}) where JSON was expected")
+    return False
+
+
+def load_json(ctx: DecodeContext) -> Any:
+    """The body as plain JSON values (for the reference path and values lists)."""
+    import msgspec
+
+    content = ctx.response.content
     try:
         with gc_paused(len(content) > GC_PAUSE_THRESHOLD):
-            return json.loads(content, object_hook=object_hook)
+            try:
+                return msgspec.json.decode(content)
+            except msgspec.DecodeError:
+                # NaN and Infinity literals, which Java serialisers write: the stdlib parser reads them.
+                return json.loads(content)
+    except RecursionError:
+        raise ctx.error("JSON nested too deeply to be a TCIA answer") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise ctx.error(f"invalid JSON ({exc})") from None
 
 
-def structure_rows(ctx: DecodeContext, data: object, model: ModelInfo) -> list[Any]:
+def _fast(model: ModelInfo) -> FastDecoder | None:
+    if model.decoders is None:
+        return None
+    found: FastDecoder | None = model.decoders().get(model.name)
+    return found
+
+
+def decode_rows(ctx: DecodeContext, model: ModelInfo) -> Rows[Any]:
+    """A JSON array body as rows of ``model``: fast path first, the reference path if it declines."""
+    if _empty(ctx):
+        return Rows((), model.cls)
+    content = ctx.response.content
+    fast = _fast(model)
+    if fast is not None:
+        try:
+            with gc_paused(len(content) > GC_PAUSE_THRESHOLD):
+                return Rows(fast.decode_rows(content), model.cls)
+        except Fallback:
+            pass
+    return reference_rows(ctx, model, load_json(ctx))
+
+
+def reference_rows(ctx: DecodeContext, model: ModelInfo, data: object) -> Rows[Any]:
+    """Rows by the reference semantics (`structure.py`), with the resilience policy applied."""
     if type(data) is not list:
         raise ctx.error(f"expected a JSON array of objects, got {type(data).__name__}")
-    fn: Callable[[Mapping[str, Any]], Any] = model.structure
-    try:
-        with gc_paused(len(data) > 10_000):
-            return list(map(fn, data))
-    except (FieldError, AttributeError, TypeError):
-        pass
-    # Rare path: find the first bad row and explain it.
-    for index, row in enumerate(data):
-        try:
-            structure_slow(model.cls, model.fields, row)
-        except FieldError as exc:
-            raise ctx.row_error(model, index, exc) from None
-    raise ctx.error(f"could not structure {model.name} rows")  # pragma: no cover - defensive
-
-
-def _rows_while_parsing(ctx: DecodeContext, model: ModelInfo) -> list[Any]:
-    """Structure each row as the JSON parser completes it (rows of TCIA APIs are flat objects).
-
-    Each row's dict is freed as soon as its model exists, instead of a second pass over a list of
-    dicts; anything unexpected (a row that is not an object, a field of the wrong type) is worked
-    out again on the plain parse, which names the offending row and field.
-    """
-    try:
-        data = load_json(ctx, object_hook=model.structure)
-    except (FieldError, AttributeError, TypeError):
-        return structure_rows(ctx, load_json(ctx), model)
-    if type(data) is list and (not data or set(map(type, data)) == {model.cls}):
-        return data
-    return structure_rows(ctx, load_json(ctx), model)
+    out: Rows[Any] = Rows((), model.cls)
+    with gc_paused(len(data) > 10_000):
+        for index, row in enumerate(data):
+            if not isinstance(row, dict):
+                raise ctx.error(f"row {index} is {_short(row)}, expected an object", row=index, value=row)
+            try:
+                out.append(structure_row(model, row, ctx.reporter(model.name, index)))
+            except FieldError as exc:
+                raise ctx.row_error(model.name, index, exc) from None
+    ctx.warn_odd()
+    return out
 
 
 def decode_json_result(ctx: DecodeContext) -> Any:
     """Decode a JSON body into what the endpoint's result kind promises."""
     endpoint = ctx.endpoint
     if endpoint.result == "values":
-        return _values(ctx, load_json(ctx))
+        return [] if _empty(ctx) else _values(ctx, load_json(ctx))
     model = endpoint.model
     assert model is not None
-    rows = _rows_while_parsing(ctx, model)
+    rows = decode_rows(ctx, model)
     if endpoint.result == "rows":
         return rows
-    # "row": a one-element array; no element (NBIA's empty body) means no data: all fields None.
+    return _one(ctx, model, rows)
+
+
+def _one(ctx: DecodeContext, model: ModelInfo, rows: Sequence[Any]) -> Any:
+    """ "row" results: a one-element array; no element (NBIA's empty body) is all fields None."""
     if not rows:
         return model.cls()
     if len(rows) > 1:
-        raise ctx.error(f"expected one {model.name} row, got {len(rows)}")
-    return rows[0]
-
-
-def decode_csv_result(ctx: DecodeContext) -> Any:
-    """Rows sent as CSV with a header of wire names (NBIA v4 getSeriesMetadata), as typed models."""
-    import csv
-    import io
-
-    endpoint = ctx.endpoint
-    model = endpoint.model
-    assert model is not None
-    text = ctx.response.text
-    if ctx.response.status_code == 204 or not text.strip():
-        return [] if endpoint.result == "rows" else model.cls()
-    if _HTML.match(ctx.response.content):
-        raise ctx.error("an HTML page where CSV was expected")
-    rows: list[Any] = []
-    try:
-        reader = csv.DictReader(io.StringIO(text))
-        known = {f.wire for f in model.fields}
-        if reader.fieldnames is not None and not known.intersection(reader.fieldnames):
-            # A renamed header would otherwise give rows of None without a word.
-            shown = ", ".join(list(reader.fieldnames)[:5])
-            raise ctx.error(f"the CSV header ({shown}, ...) has none of the {model.name} columns")
-        for index, row in enumerate(reader):
-            if None in row:  # more cells than header columns
-                raise ctx.error(f"CSV row {index} has more cells than the header", row=index)
-            try:
-                rows.append(structure_slow(model.cls, model.fields, row, from_text=True))
-            except FieldError as exc:
-                raise ctx.row_error(model, index, exc) from None
-    except csv.Error as exc:
-        raise ctx.error(f"invalid CSV ({exc})") from None
-    if endpoint.result == "rows":
-        return rows
-    if len(rows) != 1:
         raise ctx.error(f"expected one {model.name} row, got {len(rows)}")
     return rows[0]
 
@@ -351,16 +259,114 @@ def _values(ctx: DecodeContext, data: object) -> list[str]:
     out: list[str] = []
     for index, row in enumerate(data):
         if not isinstance(row, dict):
-            raise ctx.error(f"row {index} is {row!r}, expected an object", row=index, value=row)
+            raise ctx.error(f"row {index} is {_short(row)}, expected an object", row=index, value=row)
         value = row.get(field)
         if value is None:  # a NULL value ({} row): not a value of the list
             continue
         if type(value) is not str:
-            raise ctx.error(
-                f"row {index}: field {field!r} is {value!r}, expected a string",
-                field=field,
-                value=value,
-                row=index,
-            )
+            if ctx.strict:
+                raise ctx.error(
+                    f"row {index}: field {field!r} is {_short(value)}, expected a string",
+                    field=field,
+                    value=value,
+                    row=index,
+                )
+            ctx.odd.append(OddValue(field, index, field, value, "a string"))
+            continue
         out.append(value)
+    ctx.warn_odd()
     return out
+
+
+# -- CSV ----------------------------------------------------------------------------------------
+def decode_csv_result(ctx: DecodeContext) -> Any:
+    """Rows sent as CSV with a header of wire names (NBIA v4 getSeriesMetadata), as typed models.
+
+    Columns are matched by name (or an alias: an older server's spelling), in any order; unknown
+    columns are kept in ``additional_properties``; an empty cell is a NULL.
+    """
+    endpoint = ctx.endpoint
+    model = endpoint.model
+    assert model is not None
+    response = ctx.response
+    if response.status_code == 204 or not response.content.strip():
+        return Rows((), model.cls) if endpoint.result == "rows" else model.cls()
+    if _HTML.match(response.content):
+        raise ctx.error("an HTML page where CSV was expected")
+    try:
+        reader = csv.reader(io.StringIO(response.text))
+        header = next(reader, None) or []
+        rows = _csv_rows(ctx, model, header, reader)
+    except csv.Error as exc:
+        raise ctx.error(f"invalid CSV ({exc})") from None
+    ctx.warn_odd()
+    if endpoint.result == "rows":
+        return rows
+    if len(rows) != 1:
+        raise ctx.error(f"expected one {model.name} row, got {len(rows)}")
+    return rows[0]
+
+
+def _csv_rows(
+    ctx: DecodeContext, model: ModelInfo, header: list[str], reader: Iterator[list[str]]
+) -> Rows[Any]:
+    position = {name: i for i, name in reversed(list(enumerate(header)))}  # the first of duplicates
+    columns: list[int] = []
+    for field in model.fields:
+        names = (field.wire, *field.aliases)
+        columns.append(next((position[n] for n in names if n in position), -1))
+    if all(c < 0 for c in columns):
+        # A renamed header would otherwise give rows of None without a word.
+        shown = ", ".join(header[:5])
+        raise ctx.error(f"the CSV header ({shown}, ...) has none of the {model.name} columns")
+    width = len(header)
+    used = {c for c in columns if c >= 0}
+    extra = [(i, name) for i, name in enumerate(header) if i not in used]
+    exact = columns == list(range(width)) and len(position) == width
+    # Cells in the model's field order; a missing column reads the "" appended to every row.
+    pick = itemgetter(*[c if c >= 0 else width for c in columns]) if len(columns) > 1 else None
+    fast = _fast(model) if len(position) == width else None  # duplicate names: reference only
+    out: Rows[Any] = Rows((), model.cls)
+    for index, cells in enumerate(reader):
+        if len(cells) > width:
+            raise ctx.error(f"CSV row {index} has more cells than the header", row=index)
+        if len(cells) < width:
+            cells = cells + [""] * (width - len(cells))
+        obj: Any = None
+        if fast is not None:
+            try:
+                if exact:
+                    obj = fast.text(cells)
+                elif pick is not None:
+                    obj = fast.text(pick([*cells, ""]))
+                else:
+                    obj = fast.text([cells[columns[0]] if columns[0] >= 0 else ""])
+            except Fallback:
+                obj = None
+            if obj is not None and extra:
+                extras = {name: cells[i] for i, name in extra if cells[i] != ""}
+                if extras:
+                    obj.additional_properties = MappingProxyType(extras)
+        if obj is None:
+            row = dict(zip(header, cells, strict=True))
+            try:
+                obj = structure_row(model, row, ctx.reporter(model.name, index), from_text=True)
+            except FieldError as exc:
+                raise ctx.row_error(model.name, index, exc) from None
+        out.append(obj)
+    return out
+
+
+__all__ = [
+    "EMPTY_EXTRAS",
+    "EXCERPT_LIMIT",
+    "DecodeContext",
+    "OddValue",
+    "Rows",
+    "decode_csv_result",
+    "decode_json_result",
+    "decode_rows",
+    "excerpt",
+    "load_json",
+    "reference_rows",
+]

@@ -15,14 +15,20 @@ from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
 ParamType = Literal["str", "int", "float", "bool", "date", "enum"]
-FieldType = Literal["str", "int", "float", "bool", "date", "datetime"]
+FieldType = Literal["str", "int", "float", "bool", "date", "datetime", "list", "model"]
 ResultKind = Literal["rows", "row", "values", "binary", "text"]
 EmptyResult = Literal["empty_array", "empty_body"]
 AuthKind = Literal["none", "api_key", "oauth2_password"]
 
 
 class Param(NamedTuple):
-    """One request parameter: its exact wire name and how a Python value is written on the wire."""
+    """One request parameter: its exact wire name and how a Python value is written on the wire.
+
+    A ``repeated`` parameter takes a list: each item its own ``key=value`` pair, or with
+    ``explode=False`` one comma-joined value (the server splits it). ``chunk`` caps the items per
+    request: a longer list is sent in several requests whose rows are joined in order. A ``bool``
+    is written as ``true_value``/``false_value``; None there means the key is left out.
+    """
 
     wire: str
     python: str
@@ -34,10 +40,21 @@ class Param(NamedTuple):
     repeated: bool = False
     matches: str | None = None
     doc: str = ""
+    explode: bool = True
+    chunk: int | None = None
+    true_value: str | None = "true"
+    false_value: str | None = "false"
 
 
 class Field(NamedTuple):
-    """One response field of a model: wire name, attribute name and declared type."""
+    """One response field of a model: wire name, attribute name and declared type.
+
+    ``list`` fields hold ``items`` (a scalar type or a model name); with a ``separator`` the server
+    may also send them joined in one string. ``model`` fields hold one object of ``model``.
+    ``aliases`` are other wire names of the same field (an older server's header spelling);
+    ``wire_type`` is the JSON type the server really sends when it differs (``"str"``: a number or
+    boolean sent as text). ``display``: one of the columns a table shows by default.
+    """
 
     wire: str
     python: str
@@ -45,20 +62,40 @@ class Field(NamedTuple):
     date_format: str | None = None
     coerce_from_string: bool = False
     doc: str = ""
+    items: str | None = None
+    model: str | None = None
+    separator: str | None = None
+    aliases: tuple[str, ...] = ()
+    wire_type: str | None = None
+    display: bool = False
 
 
 class ModelInfo(NamedTuple):
-    """A response model: its class, fields and the generated fast structure function."""
+    """A response model: its class and fields, the models it refers to, and its fast decoder.
+
+    ``registry`` is the package's MODELS mapping (nested fields name other models);
+    ``decoders`` loads the generated compiled decoders on first use.
+    """
 
     name: str
     cls: type
     fields: tuple[Field, ...]
-    structure: Callable[[Mapping[str, Any]], Any]
+    registry: Mapping[str, ModelInfo]
+    decoders: Callable[[], Mapping[str, Any]] | None = None
     doc: str = ""
+
+    def structure(self, row: Mapping[str, Any]) -> Any:
+        """One JSON row as this model, strictly (the cattrs hook and direct callers use it)."""
+        from .structure import structure_row
+
+        return structure_row(self, row, None)
 
 
 class AuthInfo(NamedTuple):
-    """How requests are authenticated (the secret itself lives on the client, never here)."""
+    """How requests are authenticated (the secret itself lives on the client, never here).
+
+    ``optional``: anonymous unless credentials are given (NBIA v4 honours a token if sent).
+    """
 
     kind: AuthKind = "none"
     header: str | None = None
@@ -70,10 +107,28 @@ class AuthInfo(NamedTuple):
     password_env: str | None = None
     guest_username: str | None = None
     required: bool = False
+    optional: bool = False
+
+
+class ServerInfo(NamedTuple):
+    """One named host of an API (production, NLST, staging).
+
+    ``exclusive`` maps a wire field to values only this server holds (``{"Collection": ("NLST",)}``),
+    so a call naming them on another known server fails before it is sent, with the right host named.
+    """
+
+    name: str
+    url: str
+    doc: str = ""
+    exclusive: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
 
 class ApiInfo(NamedTuple):
-    """API-wide conventions shared by every endpoint of one spec."""
+    """API-wide conventions shared by every endpoint of one spec.
+
+    ``base_url`` is the default server's URL; ``base_url_env`` names the environment variable that
+    overrides it (``TCIA_BASE_URL`` for the live API).
+    """
 
     name: str
     package: str
@@ -85,6 +140,11 @@ class ApiInfo(NamedTuple):
     content_types: Mapping[str, str]
     error_style: Literal["json_error_message", "plain_text"]
     api_version: str = ""
+    servers: tuple[ServerInfo, ...] = ()
+    base_url_env: str | None = None
+
+    def server(self, name: str) -> ServerInfo | None:
+        return next((s for s in self.servers if s.name == name), None)
 
 
 class DownloadInfo(NamedTuple):
@@ -103,6 +163,11 @@ class DownloadInfo(NamedTuple):
     single_image: Endpoint | None = None
     sop_uids: Endpoint | None = None
     query: Endpoint | None = None
+    # Used instead of ``zip`` when it answers ``fallback_status`` with ``fallback_message`` in its
+    # body: an older server that refuses one of ``zip_params`` (NBIA v4 before IncludeMD5).
+    zip_fallback: Endpoint | None = None
+    fallback_status: int | None = None
+    fallback_message: str | None = None
 
 
 class Endpoint(NamedTuple):

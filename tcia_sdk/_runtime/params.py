@@ -1,9 +1,16 @@
-"""Turning Python call arguments into wire parameters, as each `Param` declares."""
+"""Turning Python call arguments into wire parameters, as each `Param` declares.
+
+Arguments are checked against their declared types before anything is sent: a wrong type is a
+TypeError and an unusable value (an empty string, an unknown enum value, an empty required list) a
+ValueError, each naming the method and the parameter. The type hints already say this to mypy;
+these checks say it to callers whose values come from files, DataFrames or user input.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Mapping, Sequence
 
 from .endpoint import Endpoint, Param
 
@@ -19,31 +26,66 @@ def format_date(value: dt.date, fmt: str) -> str:
     return value.strftime(fmt.replace("%Y", f"{value.year:04d}"))
 
 
-def _encode_one(endpoint: Endpoint, param: Param, value: object) -> str:
+def _where(endpoint: Endpoint, param: Param) -> str:
+    return f"{endpoint.python_name}(): {param.python}"
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def _encode_one(endpoint: Endpoint, param: Param, value: object) -> str | None:
+    """One value on the wire; None: a bool whose wire form for this value is "leave it out"."""
     kind = param.type
     if kind == "date":
         if not isinstance(value, dt.date):
-            raise TypeError(
-                f"{endpoint.python_name}(): {param.python} must be a datetime.date, "
-                f"not {type(value).__name__}"
-            )
+            raise TypeError(f"{_where(endpoint, param)} must be a datetime.date, not {_type_name(value)}")
         assert param.date_format is not None
         return format_date(value, param.date_format)
     if kind == "bool":
         if not isinstance(value, bool):
-            raise TypeError(f"{endpoint.python_name}(): {param.python} must be a bool")
-        return "true" if value else "false"
+            raise TypeError(f"{_where(endpoint, param)} must be a bool, not {_type_name(value)}")
+        return param.true_value if value else param.false_value
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{_where(endpoint, param)} must be an int, not {_type_name(value)}")
+        return str(value)
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"{_where(endpoint, param)} must be a number, not {_type_name(value)}")
+        if not math.isfinite(value):
+            raise ValueError(f"{_where(endpoint, param)} must be a finite number, got {value!r}")
+        return repr(float(value)) if isinstance(value, float) else str(value)
+    if not isinstance(value, str):
+        raise TypeError(f"{_where(endpoint, param)} must be a str, not {_type_name(value)}")
     if kind == "enum":
-        text = str(value)
-        if text not in param.enum:
-            raise ValueError(
-                f"{endpoint.python_name}(): {param.python} must be one of "
-                f"{', '.join(param.enum)}; got {text!r}"
-            )
-        return text
-    if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-        raise TypeError(f"{endpoint.python_name}(): {param.python} must be an int")
-    return str(value)
+        if value not in param.enum:
+            allowed = ", ".join(repr(v) for v in param.enum)
+            raise ValueError(f"{_where(endpoint, param)} must be one of {allowed}; got {value!r}")
+        return value
+    if not value.strip():
+        # An empty filter is never what a caller meant: NBIA matches nothing, or everything.
+        raise ValueError(f"{_where(endpoint, param)} must not be empty or only whitespace")
+    if param.repeated and not param.explode and "," in value:
+        raise ValueError(
+            f"{_where(endpoint, param)} items are sent comma-joined, so an item cannot hold a comma: "
+            f"{value!r}"
+        )
+    return value
+
+
+def _items(endpoint: Endpoint, param: Param, value: object) -> list[str]:
+    if isinstance(value, str | bytes | bytearray | Mapping) or not isinstance(
+        value, Sequence | set | frozenset
+    ):
+        raise TypeError(
+            f"{_where(endpoint, param)} must be a list of {param.type} values, not {_type_name(value)}"
+        )
+    items = [_encode_one(endpoint, param, item) for item in value]
+    out = [item for item in items if item is not None]
+    if not out and param.required:
+        raise ValueError(f"{_where(endpoint, param)} must not be empty")
+    return out
 
 
 def encode_params(endpoint: Endpoint, values: Mapping[str, object]) -> WireParams:
@@ -53,13 +95,36 @@ def encode_params(endpoint: Endpoint, values: Mapping[str, object]) -> WireParam
         value = values.get(param.wire)
         if value is None:
             if param.required:
-                raise TypeError(f"{endpoint.python_name}(): {param.python} is required")
+                raise TypeError(f"{_where(endpoint, param)} is required")
             continue
-        if param.repeated and not isinstance(value, str) and isinstance(value, Iterable):
-            items = [_encode_one(endpoint, param, item) for item in value]
-            if not items and param.required:
-                raise ValueError(f"{endpoint.python_name}(): {param.python} must not be empty")
-            out.extend((param.wire, item) for item in items)
-        else:
-            out.append((param.wire, _encode_one(endpoint, param, value)))
+        if param.repeated:
+            items = _items(endpoint, param, value)
+            if param.explode:
+                out.extend((param.wire, item) for item in items)
+            elif items:
+                out.append((param.wire, ",".join(items)))
+            continue
+        encoded = _encode_one(endpoint, param, value)
+        if encoded is not None:
+            out.append((param.wire, encoded))
     return out
+
+
+def chunked_param(endpoint: Endpoint) -> Param | None:
+    """The parameter whose list is split into several requests, if the spec caps one."""
+    return next((p for p in endpoint.params if p.repeated and p.chunk), None)
+
+
+def chunks(endpoint: Endpoint, values: Mapping[str, object]) -> list[Mapping[str, object]]:
+    """The call's arguments split so that no request carries more than the declared chunk.
+
+    A call within the cap is one request, as before; order is kept, duplicates are kept.
+    """
+    param = chunked_param(endpoint)
+    if param is None or param.chunk is None:
+        return [values]
+    items = values.get(param.wire)
+    if not isinstance(items, Sequence) or isinstance(items, str) or len(items) <= param.chunk:
+        return [values]
+    size = param.chunk
+    return [{**values, param.wire: list(items[i : i + size])} for i in range(0, len(items), size)]

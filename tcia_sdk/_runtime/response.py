@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
-from .decode import EXCERPT_LIMIT
+from .decode import EXCERPT_LIMIT, OddValue
 
 T = TypeVar("T")
 
@@ -23,12 +23,30 @@ class RawResponse(Generic[T]):
         http_response: httpx.Response,
         retries_taken: int,
         parser: Callable[[], T],
+        decode: Any = None,
     ) -> None:
         self.endpoint = endpoint
         self.http_response = http_response
+        # Every HTTP response of the call: more than one when a long list was sent in chunks.
+        self.http_responses = [http_response]
         self.retries_taken = retries_taken
         self._parser = parser
         self._parsed: list[T] = []
+        self._decode = decode  # the DecodeContext, which collects the odd values found
+        self._chunks: list[RawResponse[Any]] = []
+
+    @property
+    def odd_values(self) -> list[OddValue]:
+        """Values the spec's types could not hold, found while parsing (empty before `parse`).
+
+        Outside strict mode each one is kept as received in its row's ``additional_properties``
+        and its attribute is None; see `tcia_sdk.odd_values`.
+        """
+        found: list[OddValue] = []
+        for raw in self._chunks or [self]:
+            if raw._decode is not None:
+                found.extend(raw._decode.odd)
+        return found
 
     @property
     def status_code(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from typing import NamedTuple
@@ -42,13 +43,18 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     value = value.strip()
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        # "nan", "inf" and friends parse as floats: not a wait anyone can honour.
+        return seconds if math.isfinite(seconds) else None
     import email.utils  # rare: most servers send seconds
 
     try:
         parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
+        return None
+    if parsed is None:
         return None
     return parsed.timestamp() - (time.time() if now is None else now)

@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 from .._runtime.binary import Download
-from .._runtime.decode import unstructure
+from .._runtime.structure import unstructure
 
 
 def as_records(result: Any) -> tuple[list[str], list[dict[str, Any]]] | None:

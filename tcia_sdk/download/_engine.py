@@ -21,8 +21,8 @@ from typing import Any, Literal, TypeVar, overload
 import attrs
 
 from .._runtime.client import AsyncAPIClient, BaseAPIClient, SyncAPIClient
-from .._runtime.decode import unstructure
 from .._runtime.endpoint import DownloadInfo
+from .._runtime.structure import unstructure
 from ..errors import (
     APIConnectionError,
     ConfigurationError,

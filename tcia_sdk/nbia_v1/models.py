@@ -5,7 +5,10 @@
 """Response models of NBIA REST API v1.
 
 An attribute is None when the server left its key out (NBIA and Bindaas omit NULL columns). Keys the
-spec does not know are kept in ``additional_properties``, never dropped.
+spec does not know are kept in ``additional_properties``, never dropped; so is, outside strict mode, a
+value that did not fit its declared type (the attribute is then None; see ``tcia_sdk.odd_values``).
+Decoding uses the compiled fast path in ``_decoders`` and, for anything it declines, the reference
+semantics of ``tcia_sdk._runtime.structure``.
 """
 
 from __future__ import annotations
@@ -34,14 +37,8 @@ __all__ = [
     "get_converter",
 ]
 
-# Exact types the fast structure path accepts (None: the key was absent).
-_STR: frozenset[type] = frozenset({str, type(None)})
-_INT: frozenset[type] = frozenset({int, type(None)})
-_FLOAT: frozenset[type] = frozenset({float, int, type(None)})
-_BOOL: frozenset[type] = frozenset({bool, type(None)})
-# ISO wire formats parse with fromisoformat, ~60x faster than strptime; others go through _rt.
-_ISO_DATE = datetime.date.fromisoformat
-_ISO_DATETIME = datetime.datetime.fromisoformat
+# Keep the import used even when a spec has no date field.
+_ = datetime
 
 
 @attrs.define(slots=True)
@@ -58,7 +55,8 @@ class Patient:
         phantom: "YES" for phantoms, else "NO". Wire name: Phantom.
         species_code: SNOMED species code as a string, "337915000" for human. Wire name: SpeciesCode.
         species_description: Species, for example "Homo sapiens". Wire name: SpeciesDescription.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     patient_id: str | None = attrs.field(
@@ -100,120 +98,14 @@ class Patient:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_PATIENT_WIRE = (
-    "PatientId",
-    "PatientName",
-    "PatientBirthDate",
-    "PatientSex",
-    "EthnicGroup",
-    "Collection",
-    "Phantom",
-    "SpeciesCode",
-    "SpeciesDescription",
-)
-_PATIENT_FIELDS = (
-    _rt.Field(
-        "PatientId",
-        "patient_id",
-        "str",
-    ),
-    _rt.Field(
-        "PatientName",
-        "patient_name",
-        "str",
-    ),
-    _rt.Field(
-        "PatientBirthDate",
-        "patient_birth_date",
-        "datetime",
-        date_format="%Y-%m-%d %H:%M:%S.%f",
-    ),
-    _rt.Field(
-        "PatientSex",
-        "patient_sex",
-        "str",
-    ),
-    _rt.Field(
-        "EthnicGroup",
-        "ethnic_group",
-        "str",
-    ),
-    _rt.Field(
-        "Collection",
-        "collection",
-        "str",
-    ),
-    _rt.Field(
-        "Phantom",
-        "phantom",
-        "str",
-    ),
-    _rt.Field(
-        "SpeciesCode",
-        "species_code",
-        "str",
-    ),
-    _rt.Field(
-        "SpeciesDescription",
-        "species_description",
-        "str",
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_PATIENT_ALLOWED = (
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_PATIENT_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_patient(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _PATIENT_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _PATIENT_SIGNATURES,
-    _cls: type[Patient] = Patient,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> Patient:
-    """Patient from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _PATIENT_ALLOWED)
-    if expected == _len(row):
-        try:
-            if v[2] is not None:
-                v[2] = _rt.parse_datetime(v[2], "%Y-%m-%d %H:%M:%S.%f")
-        except ValueError:
-            return _rt.structure_slow(_cls, _PATIENT_FIELDS, row)
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _PATIENT_FIELDS, row)
-
-
 @attrs.define(slots=True)
 class PatientByModality:
     """A patient having a modality in a collection (getPatientByCollectionAndModality).
 
     Attributes:
         patient_id: Patient identifier. Wire name: PatientId.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     patient_id: str | None = attrs.field(
@@ -221,47 +113,6 @@ class PatientByModality:
         metadata={"wire": "PatientId", "type": "str"},
     )
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
-
-
-_PATIENT_BY_MODALITY_WIRE = ("PatientId",)
-_PATIENT_BY_MODALITY_FIELDS = (
-    _rt.Field(
-        "PatientId",
-        "patient_id",
-        "str",
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_PATIENT_BY_MODALITY_ALLOWED = (_STR,)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_PATIENT_BY_MODALITY_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_patient_by_modality(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _PATIENT_BY_MODALITY_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _PATIENT_BY_MODALITY_SIGNATURES,
-    _cls: type[PatientByModality] = PatientByModality,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> PatientByModality:
-    """PatientByModality from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _PATIENT_BY_MODALITY_ALLOWED)
-    if expected == _len(row):
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _PATIENT_BY_MODALITY_FIELDS, row)
 
 
 @attrs.define(slots=True)
@@ -284,7 +135,8 @@ class PatientStudy:
         series_count: Number of series in the study. Wire name: SeriesCount.
         longitudinal_temporal_event_type: Longitudinal temporal event type. Wire name: LongitudinalTemporalEventType.
         longitudinal_temporal_offset_from_event: Offset from that event. Wire name: LongitudinalTemporalOffsetFromEvent.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     study_instance_uid: str | None = attrs.field(
@@ -350,158 +202,6 @@ class PatientStudy:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_PATIENT_STUDY_WIRE = (
-    "StudyInstanceUID",
-    "StudyDate",
-    "StudyDescription",
-    "AdmittingDiagnosesDescription",
-    "StudyID",
-    "PatientAge",
-    "PatientID",
-    "PatientName",
-    "PatientBirthDate",
-    "PatientSex",
-    "EthnicGroup",
-    "Collection",
-    "SeriesCount",
-    "LongitudinalTemporalEventType",
-    "LongitudinalTemporalOffsetFromEvent",
-)
-_PATIENT_STUDY_FIELDS = (
-    _rt.Field(
-        "StudyInstanceUID",
-        "study_instance_uid",
-        "str",
-    ),
-    _rt.Field(
-        "StudyDate",
-        "study_date",
-        "datetime",
-        date_format="%Y-%m-%d %H:%M:%S.%f",
-    ),
-    _rt.Field(
-        "StudyDescription",
-        "study_description",
-        "str",
-    ),
-    _rt.Field(
-        "AdmittingDiagnosesDescription",
-        "admitting_diagnoses_description",
-        "str",
-    ),
-    _rt.Field(
-        "StudyID",
-        "study_id",
-        "str",
-    ),
-    _rt.Field(
-        "PatientAge",
-        "patient_age",
-        "str",
-    ),
-    _rt.Field(
-        "PatientID",
-        "patient_id",
-        "str",
-    ),
-    _rt.Field(
-        "PatientName",
-        "patient_name",
-        "str",
-    ),
-    _rt.Field(
-        "PatientBirthDate",
-        "patient_birth_date",
-        "datetime",
-        date_format="%Y-%m-%d %H:%M:%S.%f",
-    ),
-    _rt.Field(
-        "PatientSex",
-        "patient_sex",
-        "str",
-    ),
-    _rt.Field(
-        "EthnicGroup",
-        "ethnic_group",
-        "str",
-    ),
-    _rt.Field(
-        "Collection",
-        "collection",
-        "str",
-    ),
-    _rt.Field(
-        "SeriesCount",
-        "series_count",
-        "int",
-    ),
-    _rt.Field(
-        "LongitudinalTemporalEventType",
-        "longitudinal_temporal_event_type",
-        "str",
-    ),
-    _rt.Field(
-        "LongitudinalTemporalOffsetFromEvent",
-        "longitudinal_temporal_offset_from_event",
-        "float",
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_PATIENT_STUDY_ALLOWED = (
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _INT,
-    _STR,
-    _FLOAT,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_PATIENT_STUDY_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_patient_study(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _PATIENT_STUDY_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _PATIENT_STUDY_SIGNATURES,
-    _cls: type[PatientStudy] = PatientStudy,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> PatientStudy:
-    """PatientStudy from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _PATIENT_STUDY_ALLOWED)
-    if expected == _len(row):
-        try:
-            if v[1] is not None:
-                v[1] = _rt.parse_datetime(v[1], "%Y-%m-%d %H:%M:%S.%f")
-            if v[8] is not None:
-                v[8] = _rt.parse_datetime(v[8], "%Y-%m-%d %H:%M:%S.%f")
-        except ValueError:
-            return _rt.structure_slow(_cls, _PATIENT_STUDY_FIELDS, row)
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _PATIENT_STUDY_FIELDS, row)
-
-
 @attrs.define(slots=True)
 class Series:
     """One image series (getSeries, getUpdatedSeries); older servers omit the
@@ -532,7 +232,8 @@ class Series:
         study_desc: Study description. Wire name: StudyDesc.
         study_date: Study date. Wire name: StudyDate.
         third_party_analysis: "YES" or "NO". Wire name: ThirdPartyAnalysis.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     series_instance_uid: str | None = attrs.field(
@@ -634,228 +335,6 @@ class Series:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_SERIES_WIRE = (
-    "SeriesInstanceUID",
-    "StudyInstanceUID",
-    "Modality",
-    "ProtocolName",
-    "SeriesDate",
-    "SeriesDescription",
-    "BodyPartExamined",
-    "SeriesNumber",
-    "AnnotationsFlag",
-    "Collection",
-    "PatientID",
-    "Manufacturer",
-    "ManufacturerModelName",
-    "SoftwareVersions",
-    "ImageCount",
-    "TimeStamp",
-    "LicenseName",
-    "LicenseURI",
-    "CollectionURI",
-    "FileSize",
-    "DateReleased",
-    "StudyDesc",
-    "StudyDate",
-    "ThirdPartyAnalysis",
-)
-_SERIES_FIELDS = (
-    _rt.Field(
-        "SeriesInstanceUID",
-        "series_instance_uid",
-        "str",
-    ),
-    _rt.Field(
-        "StudyInstanceUID",
-        "study_instance_uid",
-        "str",
-    ),
-    _rt.Field(
-        "Modality",
-        "modality",
-        "str",
-    ),
-    _rt.Field(
-        "ProtocolName",
-        "protocol_name",
-        "str",
-    ),
-    _rt.Field(
-        "SeriesDate",
-        "series_date",
-        "datetime",
-        date_format="%Y-%m-%d %H:%M:%S.%f",
-    ),
-    _rt.Field(
-        "SeriesDescription",
-        "series_description",
-        "str",
-    ),
-    _rt.Field(
-        "BodyPartExamined",
-        "body_part_examined",
-        "str",
-    ),
-    _rt.Field(
-        "SeriesNumber",
-        "series_number",
-        "int",
-    ),
-    _rt.Field(
-        "AnnotationsFlag",
-        "annotations_flag",
-        "bool",
-    ),
-    _rt.Field(
-        "Collection",
-        "collection",
-        "str",
-    ),
-    _rt.Field(
-        "PatientID",
-        "patient_id",
-        "str",
-    ),
-    _rt.Field(
-        "Manufacturer",
-        "manufacturer",
-        "str",
-    ),
-    _rt.Field(
-        "ManufacturerModelName",
-        "manufacturer_model_name",
-        "str",
-    ),
-    _rt.Field(
-        "SoftwareVersions",
-        "software_versions",
-        "str",
-    ),
-    _rt.Field(
-        "ImageCount",
-        "image_count",
-        "int",
-    ),
-    _rt.Field(
-        "TimeStamp",
-        "time_stamp",
-        "datetime",
-        date_format="%Y-%m-%d %H:%M:%S.%f",
-    ),
-    _rt.Field(
-        "LicenseName",
-        "license_name",
-        "str",
-    ),
-    _rt.Field(
-        "LicenseURI",
-        "license_uri",
-        "str",
-    ),
-    _rt.Field(
-        "CollectionURI",
-        "collection_uri",
-        "str",
-    ),
-    _rt.Field(
-        "FileSize",
-        "file_size",
-        "int",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "DateReleased",
-        "date_released",
-        "datetime",
-        date_format="%Y-%m-%d %H:%M:%S.%f",
-    ),
-    _rt.Field(
-        "StudyDesc",
-        "study_desc",
-        "str",
-    ),
-    _rt.Field(
-        "StudyDate",
-        "study_date",
-        "datetime",
-        date_format="%Y-%m-%d %H:%M:%S.%f",
-    ),
-    _rt.Field(
-        "ThirdPartyAnalysis",
-        "third_party_analysis",
-        "str",
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_SERIES_ALLOWED = (
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _INT,
-    _BOOL,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _INT,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _INT,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_SERIES_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_series(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _SERIES_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _SERIES_SIGNATURES,
-    _cls: type[Series] = Series,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> Series:
-    """Series from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _SERIES_ALLOWED)
-    if expected == _len(row):
-        try:
-            if v[4] is not None:
-                v[4] = _rt.parse_datetime(v[4], "%Y-%m-%d %H:%M:%S.%f")
-            if v[15] is not None:
-                v[15] = _rt.parse_datetime(v[15], "%Y-%m-%d %H:%M:%S.%f")
-            if v[20] is not None:
-                v[20] = _rt.parse_datetime(v[20], "%Y-%m-%d %H:%M:%S.%f")
-            if v[22] is not None:
-                v[22] = _rt.parse_datetime(v[22], "%Y-%m-%d %H:%M:%S.%f")
-        except ValueError:
-            return _rt.structure_slow(_cls, _SERIES_FIELDS, row)
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _SERIES_FIELDS, row)
-
-
 @attrs.define(slots=True)
 class SharedListSeries:
     """A series of a shared cart (getContentsByName).
@@ -877,7 +356,8 @@ class SharedListSeries:
         software_versions: Equipment software versions. Wire name: SoftwareVersions.
         image_count: Number of images in the series. Wire name: ImageCount.
         date_released: Release time (the key has a space). Wire name: Date Released.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     series_instance_uid: str | None = attrs.field(
@@ -947,165 +427,6 @@ class SharedListSeries:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_SHARED_LIST_SERIES_WIRE = (
-    "SeriesInstanceUID",
-    "StudyInstanceUID",
-    "Modality",
-    "ProtocolName",
-    "SeriesDate",
-    "SeriesDescription",
-    "BodyPartExamined",
-    "SeriesNumber",
-    "AnnotationsFlag",
-    "Collection",
-    "PatientID",
-    "Manufacturer",
-    "ManufacturerModelName",
-    "SoftwareVersions",
-    "ImageCount",
-    "Date Released",
-)
-_SHARED_LIST_SERIES_FIELDS = (
-    _rt.Field(
-        "SeriesInstanceUID",
-        "series_instance_uid",
-        "str",
-    ),
-    _rt.Field(
-        "StudyInstanceUID",
-        "study_instance_uid",
-        "str",
-    ),
-    _rt.Field(
-        "Modality",
-        "modality",
-        "str",
-    ),
-    _rt.Field(
-        "ProtocolName",
-        "protocol_name",
-        "str",
-    ),
-    _rt.Field(
-        "SeriesDate",
-        "series_date",
-        "datetime",
-        date_format="%Y-%m-%d %H:%M:%S.%f",
-    ),
-    _rt.Field(
-        "SeriesDescription",
-        "series_description",
-        "str",
-    ),
-    _rt.Field(
-        "BodyPartExamined",
-        "body_part_examined",
-        "str",
-    ),
-    _rt.Field(
-        "SeriesNumber",
-        "series_number",
-        "int",
-    ),
-    _rt.Field(
-        "AnnotationsFlag",
-        "annotations_flag",
-        "bool",
-    ),
-    _rt.Field(
-        "Collection",
-        "collection",
-        "str",
-    ),
-    _rt.Field(
-        "PatientID",
-        "patient_id",
-        "str",
-    ),
-    _rt.Field(
-        "Manufacturer",
-        "manufacturer",
-        "str",
-    ),
-    _rt.Field(
-        "ManufacturerModelName",
-        "manufacturer_model_name",
-        "str",
-    ),
-    _rt.Field(
-        "SoftwareVersions",
-        "software_versions",
-        "str",
-    ),
-    _rt.Field(
-        "ImageCount",
-        "image_count",
-        "int",
-    ),
-    _rt.Field(
-        "Date Released",
-        "date_released",
-        "datetime",
-        date_format="%Y-%m-%d %H:%M:%S.%f",
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_SHARED_LIST_SERIES_ALLOWED = (
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _INT,
-    _BOOL,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _INT,
-    _STR,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_SHARED_LIST_SERIES_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_shared_list_series(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _SHARED_LIST_SERIES_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _SHARED_LIST_SERIES_SIGNATURES,
-    _cls: type[SharedListSeries] = SharedListSeries,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> SharedListSeries:
-    """SharedListSeries from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _SHARED_LIST_SERIES_ALLOWED)
-    if expected == _len(row):
-        try:
-            if v[4] is not None:
-                v[4] = _rt.parse_datetime(v[4], "%Y-%m-%d %H:%M:%S.%f")
-            if v[15] is not None:
-                v[15] = _rt.parse_datetime(v[15], "%Y-%m-%d %H:%M:%S.%f")
-        except ValueError:
-            return _rt.structure_slow(_cls, _SHARED_LIST_SERIES_FIELDS, row)
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _SHARED_LIST_SERIES_FIELDS, row)
-
-
 @attrs.define(slots=True)
 class SeriesMetaData:
     """Attributes of one series with display names as keys (getSeriesMetaData). Every value arrives
@@ -1142,7 +463,8 @@ class SeriesMetaData:
         manufacturer_model_name: Equipment model name. Wire name: Manufacturer Model Name.
         software_versions: Equipment software versions. Wire name: Software Versions.
         time_stamp: Latest submission time as Java prints it. Wire name: TimeStamp.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     series_uid: str | None = attrs.field(
@@ -1256,244 +578,6 @@ class SeriesMetaData:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_SERIES_META_DATA_WIRE = (
-    "Series UID",
-    "Collection",
-    "3rd Party Analysis",
-    "Data Description URI",
-    "Subject ID",
-    "Study UID",
-    "Study Description",
-    "Study Date",
-    "Series Description",
-    "Manufacturer",
-    "Modality",
-    "SOP Class UID",
-    "Number of Images",
-    "File Size",
-    "File Location",
-    "Series Number",
-    "License Name",
-    "License URL",
-    "Annotation Size",
-    "Date Released",
-    "Series Date",
-    "Protocol Name",
-    "Body Part Examined",
-    "Annotations Flag",
-    "Manufacturer Model Name",
-    "Software Versions",
-    "TimeStamp",
-)
-_SERIES_META_DATA_FIELDS = (
-    _rt.Field(
-        "Series UID",
-        "series_uid",
-        "str",
-    ),
-    _rt.Field(
-        "Collection",
-        "collection",
-        "str",
-    ),
-    _rt.Field(
-        "3rd Party Analysis",
-        "third_party_analysis",
-        "str",
-    ),
-    _rt.Field(
-        "Data Description URI",
-        "data_description_uri",
-        "str",
-    ),
-    _rt.Field(
-        "Subject ID",
-        "subject_id",
-        "str",
-    ),
-    _rt.Field(
-        "Study UID",
-        "study_uid",
-        "str",
-    ),
-    _rt.Field(
-        "Study Description",
-        "study_description",
-        "str",
-    ),
-    _rt.Field(
-        "Study Date",
-        "study_date",
-        "date",
-        date_format="%m-%d-%Y",
-    ),
-    _rt.Field(
-        "Series Description",
-        "series_description",
-        "str",
-    ),
-    _rt.Field(
-        "Manufacturer",
-        "manufacturer",
-        "str",
-    ),
-    _rt.Field(
-        "Modality",
-        "modality",
-        "str",
-    ),
-    _rt.Field(
-        "SOP Class UID",
-        "sop_class_uid",
-        "str",
-    ),
-    _rt.Field(
-        "Number of Images",
-        "number_of_images",
-        "int",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "File Size",
-        "file_size",
-        "int",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "File Location",
-        "file_location",
-        "str",
-    ),
-    _rt.Field(
-        "Series Number",
-        "series_number",
-        "int",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "License Name",
-        "license_name",
-        "str",
-    ),
-    _rt.Field(
-        "License URL",
-        "license_url",
-        "str",
-    ),
-    _rt.Field(
-        "Annotation Size",
-        "annotation_size",
-        "int",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "Date Released",
-        "date_released",
-        "str",
-    ),
-    _rt.Field(
-        "Series Date",
-        "series_date",
-        "str",
-    ),
-    _rt.Field(
-        "Protocol Name",
-        "protocol_name",
-        "str",
-    ),
-    _rt.Field(
-        "Body Part Examined",
-        "body_part_examined",
-        "str",
-    ),
-    _rt.Field(
-        "Annotations Flag",
-        "annotations_flag",
-        "bool",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "Manufacturer Model Name",
-        "manufacturer_model_name",
-        "str",
-    ),
-    _rt.Field(
-        "Software Versions",
-        "software_versions",
-        "str",
-    ),
-    _rt.Field(
-        "TimeStamp",
-        "time_stamp",
-        "str",
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_SERIES_META_DATA_ALLOWED = (
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _INT,
-    _INT,
-    _STR,
-    _INT,
-    _STR,
-    _STR,
-    _INT,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _BOOL,
-    _STR,
-    _STR,
-    _STR,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_SERIES_META_DATA_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_series_meta_data(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _SERIES_META_DATA_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _SERIES_META_DATA_SIGNATURES,
-    _cls: type[SeriesMetaData] = SeriesMetaData,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> SeriesMetaData:
-    """SeriesMetaData from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _SERIES_META_DATA_ALLOWED)
-    if expected == _len(row):
-        try:
-            if v[7] is not None:
-                v[7] = _rt.parse_date(v[7], "%m-%d-%Y")
-        except ValueError:
-            return _rt.structure_slow(_cls, _SERIES_META_DATA_FIELDS, row)
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _SERIES_META_DATA_FIELDS, row)
-
-
 @attrs.define(slots=True)
 class SeriesSize:
     """Size of a series before zipping (getSeriesSize).
@@ -1501,7 +585,8 @@ class SeriesSize:
     Attributes:
         total_size_in_bytes: Sum of the DICOM file sizes in bytes. Wire name: TotalSizeInBytes.
         object_count: Number of DICOM instances. Wire name: ObjectCount.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     total_size_in_bytes: int | None = attrs.field(
@@ -1515,107 +600,567 @@ class SeriesSize:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_SERIES_SIZE_WIRE = (
-    "TotalSizeInBytes",
-    "ObjectCount",
+def _decoders() -> Mapping[str, Any]:
+    """The compiled fast decoders (msgspec), imported when a response is first decoded."""
+    from ._decoders import DECODERS
+
+    return DECODERS
+
+
+# Filled after creation: each ModelInfo refers to the whole registry (nested fields name models).
+_MODELS: dict[str, _rt.ModelInfo] = {}
+_MODELS.update(
+    {
+        "Patient": _rt.ModelInfo(
+            "Patient",
+            Patient,
+            (
+                _rt.Field(
+                    "PatientId",
+                    "patient_id",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientName",
+                    "patient_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientBirthDate",
+                    "patient_birth_date",
+                    "datetime",
+                    date_format="%Y-%m-%d %H:%M:%S.%f",
+                ),
+                _rt.Field(
+                    "PatientSex",
+                    "patient_sex",
+                    "str",
+                ),
+                _rt.Field(
+                    "EthnicGroup",
+                    "ethnic_group",
+                    "str",
+                ),
+                _rt.Field(
+                    "Collection",
+                    "collection",
+                    "str",
+                ),
+                _rt.Field(
+                    "Phantom",
+                    "phantom",
+                    "str",
+                ),
+                _rt.Field(
+                    "SpeciesCode",
+                    "species_code",
+                    "str",
+                ),
+                _rt.Field(
+                    "SpeciesDescription",
+                    "species_description",
+                    "str",
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "PatientByModality": _rt.ModelInfo(
+            "PatientByModality",
+            PatientByModality,
+            (
+                _rt.Field(
+                    "PatientId",
+                    "patient_id",
+                    "str",
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "PatientStudy": _rt.ModelInfo(
+            "PatientStudy",
+            PatientStudy,
+            (
+                _rt.Field(
+                    "StudyInstanceUID",
+                    "study_instance_uid",
+                    "str",
+                ),
+                _rt.Field(
+                    "StudyDate",
+                    "study_date",
+                    "datetime",
+                    date_format="%Y-%m-%d %H:%M:%S.%f",
+                ),
+                _rt.Field(
+                    "StudyDescription",
+                    "study_description",
+                    "str",
+                ),
+                _rt.Field(
+                    "AdmittingDiagnosesDescription",
+                    "admitting_diagnoses_description",
+                    "str",
+                ),
+                _rt.Field(
+                    "StudyID",
+                    "study_id",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientAge",
+                    "patient_age",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientID",
+                    "patient_id",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientName",
+                    "patient_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientBirthDate",
+                    "patient_birth_date",
+                    "datetime",
+                    date_format="%Y-%m-%d %H:%M:%S.%f",
+                ),
+                _rt.Field(
+                    "PatientSex",
+                    "patient_sex",
+                    "str",
+                ),
+                _rt.Field(
+                    "EthnicGroup",
+                    "ethnic_group",
+                    "str",
+                ),
+                _rt.Field(
+                    "Collection",
+                    "collection",
+                    "str",
+                ),
+                _rt.Field(
+                    "SeriesCount",
+                    "series_count",
+                    "int",
+                ),
+                _rt.Field(
+                    "LongitudinalTemporalEventType",
+                    "longitudinal_temporal_event_type",
+                    "str",
+                ),
+                _rt.Field(
+                    "LongitudinalTemporalOffsetFromEvent",
+                    "longitudinal_temporal_offset_from_event",
+                    "float",
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "Series": _rt.ModelInfo(
+            "Series",
+            Series,
+            (
+                _rt.Field(
+                    "SeriesInstanceUID",
+                    "series_instance_uid",
+                    "str",
+                ),
+                _rt.Field(
+                    "StudyInstanceUID",
+                    "study_instance_uid",
+                    "str",
+                ),
+                _rt.Field(
+                    "Modality",
+                    "modality",
+                    "str",
+                ),
+                _rt.Field(
+                    "ProtocolName",
+                    "protocol_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "SeriesDate",
+                    "series_date",
+                    "datetime",
+                    date_format="%Y-%m-%d %H:%M:%S.%f",
+                ),
+                _rt.Field(
+                    "SeriesDescription",
+                    "series_description",
+                    "str",
+                ),
+                _rt.Field(
+                    "BodyPartExamined",
+                    "body_part_examined",
+                    "str",
+                ),
+                _rt.Field(
+                    "SeriesNumber",
+                    "series_number",
+                    "int",
+                ),
+                _rt.Field(
+                    "AnnotationsFlag",
+                    "annotations_flag",
+                    "bool",
+                ),
+                _rt.Field(
+                    "Collection",
+                    "collection",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientID",
+                    "patient_id",
+                    "str",
+                ),
+                _rt.Field(
+                    "Manufacturer",
+                    "manufacturer",
+                    "str",
+                ),
+                _rt.Field(
+                    "ManufacturerModelName",
+                    "manufacturer_model_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "SoftwareVersions",
+                    "software_versions",
+                    "str",
+                ),
+                _rt.Field(
+                    "ImageCount",
+                    "image_count",
+                    "int",
+                ),
+                _rt.Field(
+                    "TimeStamp",
+                    "time_stamp",
+                    "datetime",
+                    date_format="%Y-%m-%d %H:%M:%S.%f",
+                ),
+                _rt.Field(
+                    "LicenseName",
+                    "license_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "LicenseURI",
+                    "license_uri",
+                    "str",
+                ),
+                _rt.Field(
+                    "CollectionURI",
+                    "collection_uri",
+                    "str",
+                ),
+                _rt.Field(
+                    "FileSize",
+                    "file_size",
+                    "int",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "DateReleased",
+                    "date_released",
+                    "datetime",
+                    date_format="%Y-%m-%d %H:%M:%S.%f",
+                ),
+                _rt.Field(
+                    "StudyDesc",
+                    "study_desc",
+                    "str",
+                ),
+                _rt.Field(
+                    "StudyDate",
+                    "study_date",
+                    "datetime",
+                    date_format="%Y-%m-%d %H:%M:%S.%f",
+                ),
+                _rt.Field(
+                    "ThirdPartyAnalysis",
+                    "third_party_analysis",
+                    "str",
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "SharedListSeries": _rt.ModelInfo(
+            "SharedListSeries",
+            SharedListSeries,
+            (
+                _rt.Field(
+                    "SeriesInstanceUID",
+                    "series_instance_uid",
+                    "str",
+                ),
+                _rt.Field(
+                    "StudyInstanceUID",
+                    "study_instance_uid",
+                    "str",
+                ),
+                _rt.Field(
+                    "Modality",
+                    "modality",
+                    "str",
+                ),
+                _rt.Field(
+                    "ProtocolName",
+                    "protocol_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "SeriesDate",
+                    "series_date",
+                    "datetime",
+                    date_format="%Y-%m-%d %H:%M:%S.%f",
+                ),
+                _rt.Field(
+                    "SeriesDescription",
+                    "series_description",
+                    "str",
+                ),
+                _rt.Field(
+                    "BodyPartExamined",
+                    "body_part_examined",
+                    "str",
+                ),
+                _rt.Field(
+                    "SeriesNumber",
+                    "series_number",
+                    "int",
+                ),
+                _rt.Field(
+                    "AnnotationsFlag",
+                    "annotations_flag",
+                    "bool",
+                ),
+                _rt.Field(
+                    "Collection",
+                    "collection",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientID",
+                    "patient_id",
+                    "str",
+                ),
+                _rt.Field(
+                    "Manufacturer",
+                    "manufacturer",
+                    "str",
+                ),
+                _rt.Field(
+                    "ManufacturerModelName",
+                    "manufacturer_model_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "SoftwareVersions",
+                    "software_versions",
+                    "str",
+                ),
+                _rt.Field(
+                    "ImageCount",
+                    "image_count",
+                    "int",
+                ),
+                _rt.Field(
+                    "Date Released",
+                    "date_released",
+                    "datetime",
+                    date_format="%Y-%m-%d %H:%M:%S.%f",
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "SeriesMetaData": _rt.ModelInfo(
+            "SeriesMetaData",
+            SeriesMetaData,
+            (
+                _rt.Field(
+                    "Series UID",
+                    "series_uid",
+                    "str",
+                ),
+                _rt.Field(
+                    "Collection",
+                    "collection",
+                    "str",
+                ),
+                _rt.Field(
+                    "3rd Party Analysis",
+                    "third_party_analysis",
+                    "str",
+                ),
+                _rt.Field(
+                    "Data Description URI",
+                    "data_description_uri",
+                    "str",
+                ),
+                _rt.Field(
+                    "Subject ID",
+                    "subject_id",
+                    "str",
+                ),
+                _rt.Field(
+                    "Study UID",
+                    "study_uid",
+                    "str",
+                ),
+                _rt.Field(
+                    "Study Description",
+                    "study_description",
+                    "str",
+                ),
+                _rt.Field(
+                    "Study Date",
+                    "study_date",
+                    "date",
+                    date_format="%m-%d-%Y",
+                ),
+                _rt.Field(
+                    "Series Description",
+                    "series_description",
+                    "str",
+                ),
+                _rt.Field(
+                    "Manufacturer",
+                    "manufacturer",
+                    "str",
+                ),
+                _rt.Field(
+                    "Modality",
+                    "modality",
+                    "str",
+                ),
+                _rt.Field(
+                    "SOP Class UID",
+                    "sop_class_uid",
+                    "str",
+                ),
+                _rt.Field(
+                    "Number of Images",
+                    "number_of_images",
+                    "int",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "File Size",
+                    "file_size",
+                    "int",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "File Location",
+                    "file_location",
+                    "str",
+                ),
+                _rt.Field(
+                    "Series Number",
+                    "series_number",
+                    "int",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "License Name",
+                    "license_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "License URL",
+                    "license_url",
+                    "str",
+                ),
+                _rt.Field(
+                    "Annotation Size",
+                    "annotation_size",
+                    "int",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "Date Released",
+                    "date_released",
+                    "str",
+                ),
+                _rt.Field(
+                    "Series Date",
+                    "series_date",
+                    "str",
+                ),
+                _rt.Field(
+                    "Protocol Name",
+                    "protocol_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "Body Part Examined",
+                    "body_part_examined",
+                    "str",
+                ),
+                _rt.Field(
+                    "Annotations Flag",
+                    "annotations_flag",
+                    "bool",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "Manufacturer Model Name",
+                    "manufacturer_model_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "Software Versions",
+                    "software_versions",
+                    "str",
+                ),
+                _rt.Field(
+                    "TimeStamp",
+                    "time_stamp",
+                    "str",
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "SeriesSize": _rt.ModelInfo(
+            "SeriesSize",
+            SeriesSize,
+            (
+                _rt.Field(
+                    "TotalSizeInBytes",
+                    "total_size_in_bytes",
+                    "int",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "ObjectCount",
+                    "object_count",
+                    "int",
+                    coerce_from_string=True,
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+    }
 )
-_SERIES_SIZE_FIELDS = (
-    _rt.Field(
-        "TotalSizeInBytes",
-        "total_size_in_bytes",
-        "int",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "ObjectCount",
-        "object_count",
-        "int",
-        coerce_from_string=True,
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_SERIES_SIZE_ALLOWED = (
-    _INT,
-    _INT,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_SERIES_SIZE_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_series_size(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _SERIES_SIZE_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _SERIES_SIZE_SIGNATURES,
-    _cls: type[SeriesSize] = SeriesSize,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> SeriesSize:
-    """SeriesSize from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _SERIES_SIZE_ALLOWED)
-    if expected == _len(row):
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _SERIES_SIZE_FIELDS, row)
-
-
-MODELS: Mapping[str, _rt.ModelInfo] = {
-    "Patient": _rt.ModelInfo(
-        "Patient",
-        Patient,
-        _PATIENT_FIELDS,
-        structure_patient,
-    ),
-    "PatientByModality": _rt.ModelInfo(
-        "PatientByModality",
-        PatientByModality,
-        _PATIENT_BY_MODALITY_FIELDS,
-        structure_patient_by_modality,
-    ),
-    "PatientStudy": _rt.ModelInfo(
-        "PatientStudy",
-        PatientStudy,
-        _PATIENT_STUDY_FIELDS,
-        structure_patient_study,
-    ),
-    "Series": _rt.ModelInfo(
-        "Series",
-        Series,
-        _SERIES_FIELDS,
-        structure_series,
-    ),
-    "SharedListSeries": _rt.ModelInfo(
-        "SharedListSeries",
-        SharedListSeries,
-        _SHARED_LIST_SERIES_FIELDS,
-        structure_shared_list_series,
-    ),
-    "SeriesMetaData": _rt.ModelInfo(
-        "SeriesMetaData",
-        SeriesMetaData,
-        _SERIES_META_DATA_FIELDS,
-        structure_series_meta_data,
-    ),
-    "SeriesSize": _rt.ModelInfo(
-        "SeriesSize",
-        SeriesSize,
-        _SERIES_SIZE_FIELDS,
-        structure_series_size,
-    ),
-}
+MODELS: Mapping[str, _rt.ModelInfo] = _MODELS
 
 
 @functools.cache
 def get_converter() -> cattrs.Converter:
-    """A cattrs Converter using the generated hooks: structure rows, unstructure to wire dicts."""
+    """A cattrs Converter using the generated models: structure rows, unstructure to wire dicts."""
     return _rt.make_converter(MODELS.values())

@@ -66,6 +66,9 @@ class Client(_rt.SyncAPIClient):
         base_url: Defaults to https://services.cancerimagingarchive.net/nbia-api/services/v2.
         timeout: Seconds, or an httpx.Timeout with separate connect/read/write/pool values.
         max_retries: Retries of idempotent calls on connection errors, timeouts, 429 and 502-504.
+        limits: Deadline per attempt, minimum download rate, maximum body size, requests in flight.
+        strict: Raise ResponseDecodeError for any value that does not fit its declared type,
+            instead of keeping it in additional_properties and reporting it.
         headers: Extra headers sent with every request.
         hooks: Callables run once per attempt (metrics, tracing).
         retry_policy: Backoff settings (initial delay, cap, Retry-After cap, retrying 500).
@@ -83,6 +86,8 @@ class Client(_rt.SyncAPIClient):
         base_url: str | None = None,
         timeout: TimeoutTypes = _rt.DEFAULT_TIMEOUT,
         max_retries: int = _rt.DEFAULT_MAX_RETRIES,
+        limits: _rt.Limits | None = None,
+        strict: bool = False,
         headers: Mapping[str, str] | None = None,
         hooks: _rt.Hooks | None = None,
         retry_policy: _rt.RetryPolicy | None = None,
@@ -92,11 +97,16 @@ class Client(_rt.SyncAPIClient):
         super().__init__(
             api=API,
             auth=_rt.make_auth(
-                API.auth, username=username, password=password, base_url=base_url or API.base_url
+                API.auth,
+                username=username,
+                password=password,
+                base_url=_rt.resolve_base_url(API, base_url, None)[1],
             ),
             base_url=base_url,
             timeout=timeout,
             max_retries=max_retries,
+            limits=limits,
+            strict=strict,
             headers=headers,
             hooks=hooks,
             retry_policy=retry_policy,
@@ -2088,6 +2098,9 @@ class AsyncClient(_rt.AsyncAPIClient):
         base_url: Defaults to https://services.cancerimagingarchive.net/nbia-api/services/v2.
         timeout: Seconds, or an httpx.Timeout with separate connect/read/write/pool values.
         max_retries: Retries of idempotent calls on connection errors, timeouts, 429 and 502-504.
+        limits: Deadline per attempt, minimum download rate, maximum body size, requests in flight.
+        strict: Raise ResponseDecodeError for any value that does not fit its declared type,
+            instead of keeping it in additional_properties and reporting it.
         headers: Extra headers sent with every request.
         hooks: Callables run once per attempt (metrics, tracing).
         retry_policy: Backoff settings (initial delay, cap, Retry-After cap, retrying 500).
@@ -2105,6 +2118,8 @@ class AsyncClient(_rt.AsyncAPIClient):
         base_url: str | None = None,
         timeout: TimeoutTypes = _rt.DEFAULT_TIMEOUT,
         max_retries: int = _rt.DEFAULT_MAX_RETRIES,
+        limits: _rt.Limits | None = None,
+        strict: bool = False,
         headers: Mapping[str, str] | None = None,
         hooks: _rt.Hooks | None = None,
         retry_policy: _rt.RetryPolicy | None = None,
@@ -2114,11 +2129,16 @@ class AsyncClient(_rt.AsyncAPIClient):
         super().__init__(
             api=API,
             auth=_rt.make_auth(
-                API.auth, username=username, password=password, base_url=base_url or API.base_url
+                API.auth,
+                username=username,
+                password=password,
+                base_url=_rt.resolve_base_url(API, base_url, None)[1],
             ),
             base_url=base_url,
             timeout=timeout,
             max_retries=max_retries,
+            limits=limits,
+            strict=strict,
             headers=headers,
             hooks=hooks,
             retry_policy=retry_policy,

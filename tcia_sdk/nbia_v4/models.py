@@ -5,7 +5,10 @@
 """Response models of NBIA REST API v4.
 
 An attribute is None when the server left its key out (NBIA and Bindaas omit NULL columns). Keys the
-spec does not know are kept in ``additional_properties``, never dropped.
+spec does not know are kept in ``additional_properties``, never dropped; so is, outside strict mode, a
+value that did not fit its declared type (the attribute is then None; see ``tcia_sdk.odd_values``).
+Decoding uses the compiled fast path in ``_decoders`` and, for anything it declines, the reference
+semantics of ``tcia_sdk._runtime.structure``.
 """
 
 from __future__ import annotations
@@ -41,14 +44,8 @@ __all__ = [
     "get_converter",
 ]
 
-# Exact types the fast structure path accepts (None: the key was absent).
-_STR: frozenset[type] = frozenset({str, type(None)})
-_INT: frozenset[type] = frozenset({int, type(None)})
-_FLOAT: frozenset[type] = frozenset({float, int, type(None)})
-_BOOL: frozenset[type] = frozenset({bool, type(None)})
-# ISO wire formats parse with fromisoformat, ~60x faster than strptime; others go through _rt.
-_ISO_DATE = datetime.date.fromisoformat
-_ISO_DATETIME = datetime.datetime.fromisoformat
+# Keep the import used even when a spec has no date field.
+_ = datetime
 
 
 @attrs.define(slots=True)
@@ -65,7 +62,8 @@ class Patient:
         species_code: SNOMED species code as a string, "337915000" for human. Wire name: SpeciesCode.
         species_description: Species, for example "Homo sapiens". Wire name: SpeciesDescription.
         authorized: 1 when the caller may download the data. Wire name: Authorized.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     patient_id: str | None = attrs.field(
@@ -107,108 +105,6 @@ class Patient:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_PATIENT_WIRE = (
-    "PatientId",
-    "PatientName",
-    "PatientSex",
-    "EthnicGroup",
-    "Collection",
-    "Phantom",
-    "SpeciesCode",
-    "SpeciesDescription",
-    "Authorized",
-)
-_PATIENT_FIELDS = (
-    _rt.Field(
-        "PatientId",
-        "patient_id",
-        "str",
-    ),
-    _rt.Field(
-        "PatientName",
-        "patient_name",
-        "str",
-    ),
-    _rt.Field(
-        "PatientSex",
-        "patient_sex",
-        "str",
-    ),
-    _rt.Field(
-        "EthnicGroup",
-        "ethnic_group",
-        "str",
-    ),
-    _rt.Field(
-        "Collection",
-        "collection",
-        "str",
-    ),
-    _rt.Field(
-        "Phantom",
-        "phantom",
-        "str",
-    ),
-    _rt.Field(
-        "SpeciesCode",
-        "species_code",
-        "str",
-    ),
-    _rt.Field(
-        "SpeciesDescription",
-        "species_description",
-        "str",
-    ),
-    _rt.Field(
-        "Authorized",
-        "authorized",
-        "int",
-        coerce_from_string=True,
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_PATIENT_ALLOWED = (
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _INT,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_PATIENT_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_patient(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _PATIENT_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _PATIENT_SIGNATURES,
-    _cls: type[Patient] = Patient,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> Patient:
-    """Patient from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _PATIENT_ALLOWED)
-    if expected == _len(row):
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _PATIENT_FIELDS, row)
-
-
 @attrs.define(slots=True)
 class PatientByModality:
     """A patient having a modality in a collection (getPatientByCollectionAndModality).
@@ -216,7 +112,8 @@ class PatientByModality:
     Attributes:
         patient_id: Patient identifier. Wire name: PatientId.
         authorized: 1 when the caller may download the data. Wire name: Authorized.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     patient_id: str | None = attrs.field(
@@ -228,59 +125,6 @@ class PatientByModality:
         metadata={"wire": "Authorized", "type": "int"},
     )
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
-
-
-_PATIENT_BY_MODALITY_WIRE = (
-    "PatientId",
-    "Authorized",
-)
-_PATIENT_BY_MODALITY_FIELDS = (
-    _rt.Field(
-        "PatientId",
-        "patient_id",
-        "str",
-    ),
-    _rt.Field(
-        "Authorized",
-        "authorized",
-        "int",
-        coerce_from_string=True,
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_PATIENT_BY_MODALITY_ALLOWED = (
-    _STR,
-    _INT,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_PATIENT_BY_MODALITY_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_patient_by_modality(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _PATIENT_BY_MODALITY_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _PATIENT_BY_MODALITY_SIGNATURES,
-    _cls: type[PatientByModality] = PatientByModality,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> PatientByModality:
-    """PatientByModality from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _PATIENT_BY_MODALITY_ALLOWED)
-    if expected == _len(row):
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _PATIENT_BY_MODALITY_FIELDS, row)
 
 
 @attrs.define(slots=True)
@@ -303,7 +147,8 @@ class PatientStudy:
         longitudinal_temporal_event_type: Longitudinal temporal event type. Wire name: LongitudinalTemporalEventType.
         longitudinal_temporal_offset_from_event: Offset from that event. Wire name: LongitudinalTemporalOffsetFromEvent.
         authorized: 1 when the caller may download the data. Wire name: Authorized.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     study_instance_uid: str | None = attrs.field(
@@ -369,158 +214,6 @@ class PatientStudy:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_PATIENT_STUDY_WIRE = (
-    "StudyInstanceUID",
-    "StudyDate",
-    "StudyDescription",
-    "AdmittingDiagnosesDescription",
-    "StudyID",
-    "PatientAge",
-    "PatientID",
-    "PatientName",
-    "PatientSex",
-    "EthnicGroup",
-    "Collection",
-    "SeriesCount",
-    "LongitudinalTemporalEventType",
-    "LongitudinalTemporalOffsetFromEvent",
-    "Authorized",
-)
-_PATIENT_STUDY_FIELDS = (
-    _rt.Field(
-        "StudyInstanceUID",
-        "study_instance_uid",
-        "str",
-    ),
-    _rt.Field(
-        "StudyDate",
-        "study_date",
-        "date",
-        date_format="%m-%d-%Y",
-    ),
-    _rt.Field(
-        "StudyDescription",
-        "study_description",
-        "str",
-    ),
-    _rt.Field(
-        "AdmittingDiagnosesDescription",
-        "admitting_diagnoses_description",
-        "str",
-    ),
-    _rt.Field(
-        "StudyID",
-        "study_id",
-        "str",
-    ),
-    _rt.Field(
-        "PatientAge",
-        "patient_age",
-        "str",
-    ),
-    _rt.Field(
-        "PatientID",
-        "patient_id",
-        "str",
-    ),
-    _rt.Field(
-        "PatientName",
-        "patient_name",
-        "str",
-    ),
-    _rt.Field(
-        "PatientSex",
-        "patient_sex",
-        "str",
-    ),
-    _rt.Field(
-        "EthnicGroup",
-        "ethnic_group",
-        "str",
-    ),
-    _rt.Field(
-        "Collection",
-        "collection",
-        "str",
-    ),
-    _rt.Field(
-        "SeriesCount",
-        "series_count",
-        "int",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "LongitudinalTemporalEventType",
-        "longitudinal_temporal_event_type",
-        "str",
-    ),
-    _rt.Field(
-        "LongitudinalTemporalOffsetFromEvent",
-        "longitudinal_temporal_offset_from_event",
-        "float",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "Authorized",
-        "authorized",
-        "int",
-        coerce_from_string=True,
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_PATIENT_STUDY_ALLOWED = (
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _INT,
-    _STR,
-    _FLOAT,
-    _INT,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_PATIENT_STUDY_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_patient_study(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _PATIENT_STUDY_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _PATIENT_STUDY_SIGNATURES,
-    _cls: type[PatientStudy] = PatientStudy,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> PatientStudy:
-    """PatientStudy from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _PATIENT_STUDY_ALLOWED)
-    if expected == _len(row):
-        try:
-            if v[1] is not None:
-                v[1] = _rt.parse_date(v[1], "%m-%d-%Y")
-        except ValueError:
-            return _rt.structure_slow(_cls, _PATIENT_STUDY_FIELDS, row)
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _PATIENT_STUDY_FIELDS, row)
-
-
 @attrs.define(slots=True)
 class Series:
     """One image series (getSeries, getUpdatedSeries), 30 columns.
@@ -558,7 +251,8 @@ class Series:
         third_party_analysis: "YES" when the series is a third-party analysis, else "NO". Wire name:
             ThirdPartyAnalysis.
         authorized: 1 when the caller may download the data. Wire name: Authorized.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     series_instance_uid: str | None = attrs.field(
@@ -684,274 +378,6 @@ class Series:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_SERIES_WIRE = (
-    "SeriesInstanceUID",
-    "StudyInstanceUID",
-    "Modality",
-    "ProtocolName",
-    "SeriesDate",
-    "SeriesDescription",
-    "BodyPartExamined",
-    "SeriesNumber",
-    "AnnotationsFlag",
-    "Collection",
-    "Site",
-    "PatientID",
-    "PatientSex",
-    "PatientAge",
-    "AdmittingDiagnosisDescription",
-    "Manufacturer",
-    "ManufacturerModelName",
-    "SoftwareVersions",
-    "ImageCount",
-    "MaxSubmissionTimestamp",
-    "LicenseName",
-    "LicenseURI",
-    "DataDescriptionURI",
-    "FileSize",
-    "ReleasedStatus",
-    "DateReleased",
-    "StudyDesc",
-    "StudyDate",
-    "ThirdPartyAnalysis",
-    "Authorized",
-)
-_SERIES_FIELDS = (
-    _rt.Field(
-        "SeriesInstanceUID",
-        "series_instance_uid",
-        "str",
-    ),
-    _rt.Field(
-        "StudyInstanceUID",
-        "study_instance_uid",
-        "str",
-    ),
-    _rt.Field(
-        "Modality",
-        "modality",
-        "str",
-    ),
-    _rt.Field(
-        "ProtocolName",
-        "protocol_name",
-        "str",
-    ),
-    _rt.Field(
-        "SeriesDate",
-        "series_date",
-        "date",
-        date_format="%m-%d-%Y",
-    ),
-    _rt.Field(
-        "SeriesDescription",
-        "series_description",
-        "str",
-    ),
-    _rt.Field(
-        "BodyPartExamined",
-        "body_part_examined",
-        "str",
-    ),
-    _rt.Field(
-        "SeriesNumber",
-        "series_number",
-        "int",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "AnnotationsFlag",
-        "annotations_flag",
-        "bool",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "Collection",
-        "collection",
-        "str",
-    ),
-    _rt.Field(
-        "Site",
-        "site",
-        "str",
-    ),
-    _rt.Field(
-        "PatientID",
-        "patient_id",
-        "str",
-    ),
-    _rt.Field(
-        "PatientSex",
-        "patient_sex",
-        "str",
-    ),
-    _rt.Field(
-        "PatientAge",
-        "patient_age",
-        "str",
-    ),
-    _rt.Field(
-        "AdmittingDiagnosisDescription",
-        "admitting_diagnosis_description",
-        "str",
-    ),
-    _rt.Field(
-        "Manufacturer",
-        "manufacturer",
-        "str",
-    ),
-    _rt.Field(
-        "ManufacturerModelName",
-        "manufacturer_model_name",
-        "str",
-    ),
-    _rt.Field(
-        "SoftwareVersions",
-        "software_versions",
-        "str",
-    ),
-    _rt.Field(
-        "ImageCount",
-        "image_count",
-        "int",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "MaxSubmissionTimestamp",
-        "max_submission_timestamp",
-        "date",
-        date_format="%m-%d-%Y",
-    ),
-    _rt.Field(
-        "LicenseName",
-        "license_name",
-        "str",
-    ),
-    _rt.Field(
-        "LicenseURI",
-        "license_uri",
-        "str",
-    ),
-    _rt.Field(
-        "DataDescriptionURI",
-        "data_description_uri",
-        "str",
-    ),
-    _rt.Field(
-        "FileSize",
-        "file_size",
-        "int",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "ReleasedStatus",
-        "released_status",
-        "str",
-    ),
-    _rt.Field(
-        "DateReleased",
-        "date_released",
-        "date",
-        date_format="%m-%d-%Y",
-    ),
-    _rt.Field(
-        "StudyDesc",
-        "study_desc",
-        "str",
-    ),
-    _rt.Field(
-        "StudyDate",
-        "study_date",
-        "date",
-        date_format="%m-%d-%Y",
-    ),
-    _rt.Field(
-        "ThirdPartyAnalysis",
-        "third_party_analysis",
-        "str",
-    ),
-    _rt.Field(
-        "Authorized",
-        "authorized",
-        "int",
-        coerce_from_string=True,
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_SERIES_ALLOWED = (
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _INT,
-    _BOOL,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _INT,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _INT,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _INT,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_SERIES_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_series(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _SERIES_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _SERIES_SIGNATURES,
-    _cls: type[Series] = Series,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> Series:
-    """Series from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _SERIES_ALLOWED)
-    if expected == _len(row):
-        try:
-            if v[4] is not None:
-                v[4] = _rt.parse_date(v[4], "%m-%d-%Y")
-            if v[19] is not None:
-                v[19] = _rt.parse_date(v[19], "%m-%d-%Y")
-            if v[25] is not None:
-                v[25] = _rt.parse_date(v[25], "%m-%d-%Y")
-            if v[27] is not None:
-                v[27] = _rt.parse_date(v[27], "%m-%d-%Y")
-        except ValueError:
-            return _rt.structure_slow(_cls, _SERIES_FIELDS, row)
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _SERIES_FIELDS, row)
-
-
 @attrs.define(slots=True)
 class SeriesSize:
     """Size of a series before zipping (getSeriesSize).
@@ -959,7 +385,8 @@ class SeriesSize:
     Attributes:
         total_size_in_bytes: Sum of the DICOM file sizes in bytes. Wire name: TotalSizeInBytes.
         object_count: Number of DICOM instances. Wire name: ObjectCount.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     total_size_in_bytes: int | None = attrs.field(
@@ -971,60 +398,6 @@ class SeriesSize:
         metadata={"wire": "ObjectCount", "type": "int"},
     )
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
-
-
-_SERIES_SIZE_WIRE = (
-    "TotalSizeInBytes",
-    "ObjectCount",
-)
-_SERIES_SIZE_FIELDS = (
-    _rt.Field(
-        "TotalSizeInBytes",
-        "total_size_in_bytes",
-        "int",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "ObjectCount",
-        "object_count",
-        "int",
-        coerce_from_string=True,
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_SERIES_SIZE_ALLOWED = (
-    _INT,
-    _INT,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_SERIES_SIZE_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_series_size(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _SERIES_SIZE_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _SERIES_SIZE_SIGNATURES,
-    _cls: type[SeriesSize] = SeriesSize,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> SeriesSize:
-    """SeriesSize from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _SERIES_SIZE_ALLOWED)
-    if expected == _len(row):
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _SERIES_SIZE_FIELDS, row)
 
 
 @attrs.define(slots=True)
@@ -1073,7 +446,8 @@ class SeriesMetadata:
         date_released: Release date as the server writes it. Wire name: DateReleased.
         third_party_analysis: "YES" or "NO". Wire name: ThirdPartyAnalysis.
         authorized: 1 when the caller may download the data. Wire name: Authorized.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     patient_id: str | None = attrs.field(
@@ -1239,324 +613,6 @@ class SeriesMetadata:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_SERIES_METADATA_WIRE = (
-    "PatientID",
-    "PatientName",
-    "PatientSex",
-    "EthnicGroup",
-    "Phantom",
-    "SpeciesCode",
-    "SpeciesDescription",
-    "StudyInstanceUID",
-    "StudyDate",
-    "StudyDesc",
-    "AdmittingDiagnosisDescription",
-    "StudyID",
-    "PatientAge",
-    "LongitudinalTemporalEventType",
-    "LongitudinalTemporalOffsetFromEvent",
-    "SeriesInstanceUID",
-    "Collection",
-    "Site",
-    "Modality",
-    "ProtocolName",
-    "SeriesDate",
-    "SeriesDescription",
-    "BodyPartExamined",
-    "SeriesNumber",
-    "AnnotationsFlag",
-    "Manufacturer",
-    "ManufacturerModelName",
-    "PixelSpacing(mm)-Row",
-    "SliceThickness(mm)",
-    "SoftwareVersions",
-    "ImageCount",
-    "MaxSubmissionTimestamp",
-    "LicenseName",
-    "LicenseURI",
-    "DataDescriptionURI",
-    "FileSize",
-    "ReleasedStatus",
-    "DateReleased",
-    "ThirdPartyAnalysis",
-    "Authorized",
-)
-_SERIES_METADATA_FIELDS = (
-    _rt.Field(
-        "PatientID",
-        "patient_id",
-        "str",
-    ),
-    _rt.Field(
-        "PatientName",
-        "patient_name",
-        "str",
-    ),
-    _rt.Field(
-        "PatientSex",
-        "patient_sex",
-        "str",
-    ),
-    _rt.Field(
-        "EthnicGroup",
-        "ethnic_group",
-        "str",
-    ),
-    _rt.Field(
-        "Phantom",
-        "phantom",
-        "str",
-    ),
-    _rt.Field(
-        "SpeciesCode",
-        "species_code",
-        "str",
-    ),
-    _rt.Field(
-        "SpeciesDescription",
-        "species_description",
-        "str",
-    ),
-    _rt.Field(
-        "StudyInstanceUID",
-        "study_instance_uid",
-        "str",
-    ),
-    _rt.Field(
-        "StudyDate",
-        "study_date",
-        "str",
-    ),
-    _rt.Field(
-        "StudyDesc",
-        "study_desc",
-        "str",
-    ),
-    _rt.Field(
-        "AdmittingDiagnosisDescription",
-        "admitting_diagnosis_description",
-        "str",
-    ),
-    _rt.Field(
-        "StudyID",
-        "study_id",
-        "str",
-    ),
-    _rt.Field(
-        "PatientAge",
-        "patient_age",
-        "str",
-    ),
-    _rt.Field(
-        "LongitudinalTemporalEventType",
-        "longitudinal_temporal_event_type",
-        "str",
-    ),
-    _rt.Field(
-        "LongitudinalTemporalOffsetFromEvent",
-        "longitudinal_temporal_offset_from_event",
-        "float",
-    ),
-    _rt.Field(
-        "SeriesInstanceUID",
-        "series_instance_uid",
-        "str",
-    ),
-    _rt.Field(
-        "Collection",
-        "collection",
-        "str",
-    ),
-    _rt.Field(
-        "Site",
-        "site",
-        "str",
-    ),
-    _rt.Field(
-        "Modality",
-        "modality",
-        "str",
-    ),
-    _rt.Field(
-        "ProtocolName",
-        "protocol_name",
-        "str",
-    ),
-    _rt.Field(
-        "SeriesDate",
-        "series_date",
-        "str",
-    ),
-    _rt.Field(
-        "SeriesDescription",
-        "series_description",
-        "str",
-    ),
-    _rt.Field(
-        "BodyPartExamined",
-        "body_part_examined",
-        "str",
-    ),
-    _rt.Field(
-        "SeriesNumber",
-        "series_number",
-        "int",
-    ),
-    _rt.Field(
-        "AnnotationsFlag",
-        "annotations_flag",
-        "bool",
-    ),
-    _rt.Field(
-        "Manufacturer",
-        "manufacturer",
-        "str",
-    ),
-    _rt.Field(
-        "ManufacturerModelName",
-        "manufacturer_model_name",
-        "str",
-    ),
-    _rt.Field(
-        "PixelSpacing(mm)-Row",
-        "pixel_spacing_mm_row",
-        "float",
-    ),
-    _rt.Field(
-        "SliceThickness(mm)",
-        "slice_thickness_mm",
-        "float",
-    ),
-    _rt.Field(
-        "SoftwareVersions",
-        "software_versions",
-        "str",
-    ),
-    _rt.Field(
-        "ImageCount",
-        "image_count",
-        "int",
-    ),
-    _rt.Field(
-        "MaxSubmissionTimestamp",
-        "max_submission_timestamp",
-        "str",
-    ),
-    _rt.Field(
-        "LicenseName",
-        "license_name",
-        "str",
-    ),
-    _rt.Field(
-        "LicenseURI",
-        "license_uri",
-        "str",
-    ),
-    _rt.Field(
-        "DataDescriptionURI",
-        "data_description_uri",
-        "str",
-    ),
-    _rt.Field(
-        "FileSize",
-        "file_size",
-        "int",
-    ),
-    _rt.Field(
-        "ReleasedStatus",
-        "released_status",
-        "str",
-    ),
-    _rt.Field(
-        "DateReleased",
-        "date_released",
-        "str",
-    ),
-    _rt.Field(
-        "ThirdPartyAnalysis",
-        "third_party_analysis",
-        "str",
-    ),
-    _rt.Field(
-        "Authorized",
-        "authorized",
-        "int",
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_SERIES_METADATA_ALLOWED = (
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _FLOAT,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _INT,
-    _BOOL,
-    _STR,
-    _STR,
-    _FLOAT,
-    _FLOAT,
-    _STR,
-    _INT,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _INT,
-    _STR,
-    _STR,
-    _STR,
-    _INT,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_SERIES_METADATA_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_series_metadata(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _SERIES_METADATA_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _SERIES_METADATA_SIGNATURES,
-    _cls: type[SeriesMetadata] = SeriesMetadata,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> SeriesMetadata:
-    """SeriesMetadata from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _SERIES_METADATA_ALLOWED)
-    if expected == _len(row):
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _SERIES_METADATA_FIELDS, row)
-
-
 @attrs.define(slots=True)
 class CollectionCount:
     """A collection and its number of patients (getCollectionValuesAndCounts).
@@ -1565,7 +621,8 @@ class CollectionCount:
         collection: Collection name. Wire name: Collection.
         count: Number of patients. Wire name: Count.
         authorized: 1 when the caller may download the data. Wire name: Authorized.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     collection: str | None = attrs.field(
@@ -1583,67 +640,6 @@ class CollectionCount:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_COLLECTION_COUNT_WIRE = (
-    "Collection",
-    "Count",
-    "Authorized",
-)
-_COLLECTION_COUNT_FIELDS = (
-    _rt.Field(
-        "Collection",
-        "collection",
-        "str",
-    ),
-    _rt.Field(
-        "Count",
-        "count",
-        "int",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "Authorized",
-        "authorized",
-        "int",
-        coerce_from_string=True,
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_COLLECTION_COUNT_ALLOWED = (
-    _STR,
-    _INT,
-    _INT,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_COLLECTION_COUNT_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_collection_count(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _COLLECTION_COUNT_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _COLLECTION_COUNT_SIGNATURES,
-    _cls: type[CollectionCount] = CollectionCount,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> CollectionCount:
-    """CollectionCount from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _COLLECTION_COUNT_ALLOWED)
-    if expected == _len(row):
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _COLLECTION_COUNT_FIELDS, row)
-
-
 @attrs.define(slots=True)
 class ModalityCount:
     """A modality and its number of patients (getModalityValuesAndCounts).
@@ -1652,7 +648,8 @@ class ModalityCount:
         modality: DICOM modality. Wire name: Modality.
         count: Number of patients. Wire name: Count.
         authorized: 1 when the caller may download the data. Wire name: Authorized.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     modality: str | None = attrs.field(
@@ -1670,67 +667,6 @@ class ModalityCount:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_MODALITY_COUNT_WIRE = (
-    "Modality",
-    "Count",
-    "Authorized",
-)
-_MODALITY_COUNT_FIELDS = (
-    _rt.Field(
-        "Modality",
-        "modality",
-        "str",
-    ),
-    _rt.Field(
-        "Count",
-        "count",
-        "int",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "Authorized",
-        "authorized",
-        "int",
-        coerce_from_string=True,
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_MODALITY_COUNT_ALLOWED = (
-    _STR,
-    _INT,
-    _INT,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_MODALITY_COUNT_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_modality_count(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _MODALITY_COUNT_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _MODALITY_COUNT_SIGNATURES,
-    _cls: type[ModalityCount] = ModalityCount,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> ModalityCount:
-    """ModalityCount from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _MODALITY_COUNT_ALLOWED)
-    if expected == _len(row):
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _MODALITY_COUNT_FIELDS, row)
-
-
 @attrs.define(slots=True)
 class BodyPartCount:
     """A body part and its number of patients (getBodyPartValuesAndCounts; NULL shows as "NOT
@@ -1741,7 +677,8 @@ class BodyPartCount:
             BodyPart.
         count: Number of patients. Wire name: Count.
         authorized: 1 when the caller may download the data. Wire name: Authorized.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     body_part: str | None = attrs.field(
@@ -1759,67 +696,6 @@ class BodyPartCount:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_BODY_PART_COUNT_WIRE = (
-    "BodyPart",
-    "Count",
-    "Authorized",
-)
-_BODY_PART_COUNT_FIELDS = (
-    _rt.Field(
-        "BodyPart",
-        "body_part",
-        "str",
-    ),
-    _rt.Field(
-        "Count",
-        "count",
-        "int",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "Authorized",
-        "authorized",
-        "int",
-        coerce_from_string=True,
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_BODY_PART_COUNT_ALLOWED = (
-    _STR,
-    _INT,
-    _INT,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_BODY_PART_COUNT_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_body_part_count(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _BODY_PART_COUNT_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _BODY_PART_COUNT_SIGNATURES,
-    _cls: type[BodyPartCount] = BodyPartCount,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> BodyPartCount:
-    """BodyPartCount from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _BODY_PART_COUNT_ALLOWED)
-    if expected == _len(row):
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _BODY_PART_COUNT_FIELDS, row)
-
-
 @attrs.define(slots=True)
 class ManufacturerCount:
     """A manufacturer and its number of patients (getManufacturerValuesAndCounts).
@@ -1828,7 +704,8 @@ class ManufacturerCount:
         manufacturer: Equipment manufacturer. Wire name: Manufacturer.
         count: Number of patients. Wire name: Count.
         authorized: 1 when the caller may download the data. Wire name: Authorized.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     manufacturer: str | None = attrs.field(
@@ -1846,67 +723,6 @@ class ManufacturerCount:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_MANUFACTURER_COUNT_WIRE = (
-    "Manufacturer",
-    "Count",
-    "Authorized",
-)
-_MANUFACTURER_COUNT_FIELDS = (
-    _rt.Field(
-        "Manufacturer",
-        "manufacturer",
-        "str",
-    ),
-    _rt.Field(
-        "Count",
-        "count",
-        "int",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "Authorized",
-        "authorized",
-        "int",
-        coerce_from_string=True,
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_MANUFACTURER_COUNT_ALLOWED = (
-    _STR,
-    _INT,
-    _INT,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_MANUFACTURER_COUNT_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_manufacturer_count(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _MANUFACTURER_COUNT_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _MANUFACTURER_COUNT_SIGNATURES,
-    _cls: type[ManufacturerCount] = ManufacturerCount,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> ManufacturerCount:
-    """ManufacturerCount from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _MANUFACTURER_COUNT_ALLOWED)
-    if expected == _len(row):
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _MANUFACTURER_COUNT_FIELDS, row)
-
-
 @attrs.define(slots=True)
 class SpeciesCount:
     """A species and its number of patients (getSpeciesValuesAndCounts).
@@ -1915,7 +731,8 @@ class SpeciesCount:
         species: Species. Wire name: Species.
         count: Number of patients. Wire name: Count.
         authorized: 1 when the caller may download the data. Wire name: Authorized.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     species: str | None = attrs.field(
@@ -1933,67 +750,6 @@ class SpeciesCount:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_SPECIES_COUNT_WIRE = (
-    "Species",
-    "Count",
-    "Authorized",
-)
-_SPECIES_COUNT_FIELDS = (
-    _rt.Field(
-        "Species",
-        "species",
-        "str",
-    ),
-    _rt.Field(
-        "Count",
-        "count",
-        "int",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "Authorized",
-        "authorized",
-        "int",
-        coerce_from_string=True,
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_SPECIES_COUNT_ALLOWED = (
-    _STR,
-    _INT,
-    _INT,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_SPECIES_COUNT_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_species_count(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _SPECIES_COUNT_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _SPECIES_COUNT_SIGNATURES,
-    _cls: type[SpeciesCount] = SpeciesCount,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> SpeciesCount:
-    """SpeciesCount from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _SPECIES_COUNT_ALLOWED)
-    if expected == _len(row):
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _SPECIES_COUNT_FIELDS, row)
-
-
 @attrs.define(slots=True)
 class CollectionDescription:
     """A collection's description page (getCollectionDescriptions).
@@ -2003,7 +759,8 @@ class CollectionDescription:
         description: Description, as HTML. Wire name: description.
         description_uri: DOI or page of the collection. Wire name: descriptionURI.
         id: Internal identifier. Wire name: id.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     collection_name: str | None = attrs.field(
@@ -2025,73 +782,6 @@ class CollectionDescription:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_COLLECTION_DESCRIPTION_WIRE = (
-    "collectionName",
-    "description",
-    "descriptionURI",
-    "id",
-)
-_COLLECTION_DESCRIPTION_FIELDS = (
-    _rt.Field(
-        "collectionName",
-        "collection_name",
-        "str",
-    ),
-    _rt.Field(
-        "description",
-        "description",
-        "str",
-    ),
-    _rt.Field(
-        "descriptionURI",
-        "description_uri",
-        "str",
-    ),
-    _rt.Field(
-        "id",
-        "id",
-        "int",
-        coerce_from_string=True,
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_COLLECTION_DESCRIPTION_ALLOWED = (
-    _STR,
-    _STR,
-    _STR,
-    _INT,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_COLLECTION_DESCRIPTION_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_collection_description(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _COLLECTION_DESCRIPTION_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _COLLECTION_DESCRIPTION_SIGNATURES,
-    _cls: type[CollectionDescription] = CollectionDescription,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> CollectionDescription:
-    """CollectionDescription from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _COLLECTION_DESCRIPTION_ALLOWED)
-    if expected == _len(row):
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _COLLECTION_DESCRIPTION_FIELDS, row)
-
-
 @attrs.define(slots=True)
 class DicomTag:
     """One DICOM attribute of the first image of a series (getDicomTags). Items of sequences follow
@@ -2101,7 +791,8 @@ class DicomTag:
         element: Tag as "(gggg,eeee)", prefixed ">" inside sequences. Wire name: element.
         name: Attribute name. Wire name: name.
         data: Value as text. Wire name: data.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     element: str | None = attrs.field(
@@ -2119,65 +810,6 @@ class DicomTag:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_DICOM_TAG_WIRE = (
-    "element",
-    "name",
-    "data",
-)
-_DICOM_TAG_FIELDS = (
-    _rt.Field(
-        "element",
-        "element",
-        "str",
-    ),
-    _rt.Field(
-        "name",
-        "name",
-        "str",
-    ),
-    _rt.Field(
-        "data",
-        "data",
-        "str",
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_DICOM_TAG_ALLOWED = (
-    _STR,
-    _STR,
-    _STR,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_DICOM_TAG_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_dicom_tag(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _DICOM_TAG_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _DICOM_TAG_SIGNATURES,
-    _cls: type[DicomTag] = DicomTag,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> DicomTag:
-    """DicomTag from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _DICOM_TAG_ALLOWED)
-    if expected == _len(row):
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _DICOM_TAG_FIELDS, row)
-
-
 @attrs.define(slots=True)
 class DoiItem:
     """A collection or series published under a DOI (getCollectionOrSeriesForDOI).
@@ -2188,7 +820,8 @@ class DoiItem:
         series_instance_uid: DICOM Series Instance UID (when series were asked for). Wire name:
             seriesInstanceUID.
         authorized: 1 when the caller may download the data. Wire name: authorized.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     collection: str | None = attrs.field(
@@ -2210,162 +843,784 @@ class DoiItem:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_DOI_ITEM_WIRE = (
-    "collection",
-    "thirdPartyAnanlysis",
-    "seriesInstanceUID",
-    "authorized",
+def _decoders() -> Mapping[str, Any]:
+    """The compiled fast decoders (msgspec), imported when a response is first decoded."""
+    from ._decoders import DECODERS
+
+    return DECODERS
+
+
+# Filled after creation: each ModelInfo refers to the whole registry (nested fields name models).
+_MODELS: dict[str, _rt.ModelInfo] = {}
+_MODELS.update(
+    {
+        "Patient": _rt.ModelInfo(
+            "Patient",
+            Patient,
+            (
+                _rt.Field(
+                    "PatientId",
+                    "patient_id",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientName",
+                    "patient_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientSex",
+                    "patient_sex",
+                    "str",
+                ),
+                _rt.Field(
+                    "EthnicGroup",
+                    "ethnic_group",
+                    "str",
+                ),
+                _rt.Field(
+                    "Collection",
+                    "collection",
+                    "str",
+                ),
+                _rt.Field(
+                    "Phantom",
+                    "phantom",
+                    "str",
+                ),
+                _rt.Field(
+                    "SpeciesCode",
+                    "species_code",
+                    "str",
+                ),
+                _rt.Field(
+                    "SpeciesDescription",
+                    "species_description",
+                    "str",
+                ),
+                _rt.Field(
+                    "Authorized",
+                    "authorized",
+                    "int",
+                    coerce_from_string=True,
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "PatientByModality": _rt.ModelInfo(
+            "PatientByModality",
+            PatientByModality,
+            (
+                _rt.Field(
+                    "PatientId",
+                    "patient_id",
+                    "str",
+                ),
+                _rt.Field(
+                    "Authorized",
+                    "authorized",
+                    "int",
+                    coerce_from_string=True,
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "PatientStudy": _rt.ModelInfo(
+            "PatientStudy",
+            PatientStudy,
+            (
+                _rt.Field(
+                    "StudyInstanceUID",
+                    "study_instance_uid",
+                    "str",
+                ),
+                _rt.Field(
+                    "StudyDate",
+                    "study_date",
+                    "date",
+                    date_format="%m-%d-%Y",
+                ),
+                _rt.Field(
+                    "StudyDescription",
+                    "study_description",
+                    "str",
+                ),
+                _rt.Field(
+                    "AdmittingDiagnosesDescription",
+                    "admitting_diagnoses_description",
+                    "str",
+                ),
+                _rt.Field(
+                    "StudyID",
+                    "study_id",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientAge",
+                    "patient_age",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientID",
+                    "patient_id",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientName",
+                    "patient_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientSex",
+                    "patient_sex",
+                    "str",
+                ),
+                _rt.Field(
+                    "EthnicGroup",
+                    "ethnic_group",
+                    "str",
+                ),
+                _rt.Field(
+                    "Collection",
+                    "collection",
+                    "str",
+                ),
+                _rt.Field(
+                    "SeriesCount",
+                    "series_count",
+                    "int",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "LongitudinalTemporalEventType",
+                    "longitudinal_temporal_event_type",
+                    "str",
+                ),
+                _rt.Field(
+                    "LongitudinalTemporalOffsetFromEvent",
+                    "longitudinal_temporal_offset_from_event",
+                    "float",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "Authorized",
+                    "authorized",
+                    "int",
+                    coerce_from_string=True,
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "Series": _rt.ModelInfo(
+            "Series",
+            Series,
+            (
+                _rt.Field(
+                    "SeriesInstanceUID",
+                    "series_instance_uid",
+                    "str",
+                ),
+                _rt.Field(
+                    "StudyInstanceUID",
+                    "study_instance_uid",
+                    "str",
+                ),
+                _rt.Field(
+                    "Modality",
+                    "modality",
+                    "str",
+                ),
+                _rt.Field(
+                    "ProtocolName",
+                    "protocol_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "SeriesDate",
+                    "series_date",
+                    "date",
+                    date_format="%m-%d-%Y",
+                ),
+                _rt.Field(
+                    "SeriesDescription",
+                    "series_description",
+                    "str",
+                ),
+                _rt.Field(
+                    "BodyPartExamined",
+                    "body_part_examined",
+                    "str",
+                ),
+                _rt.Field(
+                    "SeriesNumber",
+                    "series_number",
+                    "int",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "AnnotationsFlag",
+                    "annotations_flag",
+                    "bool",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "Collection",
+                    "collection",
+                    "str",
+                ),
+                _rt.Field(
+                    "Site",
+                    "site",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientID",
+                    "patient_id",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientSex",
+                    "patient_sex",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientAge",
+                    "patient_age",
+                    "str",
+                ),
+                _rt.Field(
+                    "AdmittingDiagnosisDescription",
+                    "admitting_diagnosis_description",
+                    "str",
+                ),
+                _rt.Field(
+                    "Manufacturer",
+                    "manufacturer",
+                    "str",
+                ),
+                _rt.Field(
+                    "ManufacturerModelName",
+                    "manufacturer_model_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "SoftwareVersions",
+                    "software_versions",
+                    "str",
+                ),
+                _rt.Field(
+                    "ImageCount",
+                    "image_count",
+                    "int",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "MaxSubmissionTimestamp",
+                    "max_submission_timestamp",
+                    "date",
+                    date_format="%m-%d-%Y",
+                ),
+                _rt.Field(
+                    "LicenseName",
+                    "license_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "LicenseURI",
+                    "license_uri",
+                    "str",
+                ),
+                _rt.Field(
+                    "DataDescriptionURI",
+                    "data_description_uri",
+                    "str",
+                ),
+                _rt.Field(
+                    "FileSize",
+                    "file_size",
+                    "int",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "ReleasedStatus",
+                    "released_status",
+                    "str",
+                ),
+                _rt.Field(
+                    "DateReleased",
+                    "date_released",
+                    "date",
+                    date_format="%m-%d-%Y",
+                ),
+                _rt.Field(
+                    "StudyDesc",
+                    "study_desc",
+                    "str",
+                ),
+                _rt.Field(
+                    "StudyDate",
+                    "study_date",
+                    "date",
+                    date_format="%m-%d-%Y",
+                ),
+                _rt.Field(
+                    "ThirdPartyAnalysis",
+                    "third_party_analysis",
+                    "str",
+                ),
+                _rt.Field(
+                    "Authorized",
+                    "authorized",
+                    "int",
+                    coerce_from_string=True,
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "SeriesSize": _rt.ModelInfo(
+            "SeriesSize",
+            SeriesSize,
+            (
+                _rt.Field(
+                    "TotalSizeInBytes",
+                    "total_size_in_bytes",
+                    "int",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "ObjectCount",
+                    "object_count",
+                    "int",
+                    coerce_from_string=True,
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "SeriesMetadata": _rt.ModelInfo(
+            "SeriesMetadata",
+            SeriesMetadata,
+            (
+                _rt.Field(
+                    "PatientID",
+                    "patient_id",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientName",
+                    "patient_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientSex",
+                    "patient_sex",
+                    "str",
+                ),
+                _rt.Field(
+                    "EthnicGroup",
+                    "ethnic_group",
+                    "str",
+                ),
+                _rt.Field(
+                    "Phantom",
+                    "phantom",
+                    "str",
+                ),
+                _rt.Field(
+                    "SpeciesCode",
+                    "species_code",
+                    "str",
+                ),
+                _rt.Field(
+                    "SpeciesDescription",
+                    "species_description",
+                    "str",
+                ),
+                _rt.Field(
+                    "StudyInstanceUID",
+                    "study_instance_uid",
+                    "str",
+                ),
+                _rt.Field(
+                    "StudyDate",
+                    "study_date",
+                    "str",
+                ),
+                _rt.Field(
+                    "StudyDesc",
+                    "study_desc",
+                    "str",
+                ),
+                _rt.Field(
+                    "AdmittingDiagnosisDescription",
+                    "admitting_diagnosis_description",
+                    "str",
+                ),
+                _rt.Field(
+                    "StudyID",
+                    "study_id",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientAge",
+                    "patient_age",
+                    "str",
+                ),
+                _rt.Field(
+                    "LongitudinalTemporalEventType",
+                    "longitudinal_temporal_event_type",
+                    "str",
+                ),
+                _rt.Field(
+                    "LongitudinalTemporalOffsetFromEvent",
+                    "longitudinal_temporal_offset_from_event",
+                    "float",
+                ),
+                _rt.Field(
+                    "SeriesInstanceUID",
+                    "series_instance_uid",
+                    "str",
+                ),
+                _rt.Field(
+                    "Collection",
+                    "collection",
+                    "str",
+                ),
+                _rt.Field(
+                    "Site",
+                    "site",
+                    "str",
+                ),
+                _rt.Field(
+                    "Modality",
+                    "modality",
+                    "str",
+                ),
+                _rt.Field(
+                    "ProtocolName",
+                    "protocol_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "SeriesDate",
+                    "series_date",
+                    "str",
+                ),
+                _rt.Field(
+                    "SeriesDescription",
+                    "series_description",
+                    "str",
+                ),
+                _rt.Field(
+                    "BodyPartExamined",
+                    "body_part_examined",
+                    "str",
+                ),
+                _rt.Field(
+                    "SeriesNumber",
+                    "series_number",
+                    "int",
+                ),
+                _rt.Field(
+                    "AnnotationsFlag",
+                    "annotations_flag",
+                    "bool",
+                ),
+                _rt.Field(
+                    "Manufacturer",
+                    "manufacturer",
+                    "str",
+                ),
+                _rt.Field(
+                    "ManufacturerModelName",
+                    "manufacturer_model_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "PixelSpacing(mm)-Row",
+                    "pixel_spacing_mm_row",
+                    "float",
+                ),
+                _rt.Field(
+                    "SliceThickness(mm)",
+                    "slice_thickness_mm",
+                    "float",
+                ),
+                _rt.Field(
+                    "SoftwareVersions",
+                    "software_versions",
+                    "str",
+                ),
+                _rt.Field(
+                    "ImageCount",
+                    "image_count",
+                    "int",
+                ),
+                _rt.Field(
+                    "MaxSubmissionTimestamp",
+                    "max_submission_timestamp",
+                    "str",
+                ),
+                _rt.Field(
+                    "LicenseName",
+                    "license_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "LicenseURI",
+                    "license_uri",
+                    "str",
+                ),
+                _rt.Field(
+                    "DataDescriptionURI",
+                    "data_description_uri",
+                    "str",
+                ),
+                _rt.Field(
+                    "FileSize",
+                    "file_size",
+                    "int",
+                ),
+                _rt.Field(
+                    "ReleasedStatus",
+                    "released_status",
+                    "str",
+                ),
+                _rt.Field(
+                    "DateReleased",
+                    "date_released",
+                    "str",
+                ),
+                _rt.Field(
+                    "ThirdPartyAnalysis",
+                    "third_party_analysis",
+                    "str",
+                ),
+                _rt.Field(
+                    "Authorized",
+                    "authorized",
+                    "int",
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "CollectionCount": _rt.ModelInfo(
+            "CollectionCount",
+            CollectionCount,
+            (
+                _rt.Field(
+                    "Collection",
+                    "collection",
+                    "str",
+                ),
+                _rt.Field(
+                    "Count",
+                    "count",
+                    "int",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "Authorized",
+                    "authorized",
+                    "int",
+                    coerce_from_string=True,
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "ModalityCount": _rt.ModelInfo(
+            "ModalityCount",
+            ModalityCount,
+            (
+                _rt.Field(
+                    "Modality",
+                    "modality",
+                    "str",
+                ),
+                _rt.Field(
+                    "Count",
+                    "count",
+                    "int",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "Authorized",
+                    "authorized",
+                    "int",
+                    coerce_from_string=True,
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "BodyPartCount": _rt.ModelInfo(
+            "BodyPartCount",
+            BodyPartCount,
+            (
+                _rt.Field(
+                    "BodyPart",
+                    "body_part",
+                    "str",
+                ),
+                _rt.Field(
+                    "Count",
+                    "count",
+                    "int",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "Authorized",
+                    "authorized",
+                    "int",
+                    coerce_from_string=True,
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "ManufacturerCount": _rt.ModelInfo(
+            "ManufacturerCount",
+            ManufacturerCount,
+            (
+                _rt.Field(
+                    "Manufacturer",
+                    "manufacturer",
+                    "str",
+                ),
+                _rt.Field(
+                    "Count",
+                    "count",
+                    "int",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "Authorized",
+                    "authorized",
+                    "int",
+                    coerce_from_string=True,
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "SpeciesCount": _rt.ModelInfo(
+            "SpeciesCount",
+            SpeciesCount,
+            (
+                _rt.Field(
+                    "Species",
+                    "species",
+                    "str",
+                ),
+                _rt.Field(
+                    "Count",
+                    "count",
+                    "int",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "Authorized",
+                    "authorized",
+                    "int",
+                    coerce_from_string=True,
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "CollectionDescription": _rt.ModelInfo(
+            "CollectionDescription",
+            CollectionDescription,
+            (
+                _rt.Field(
+                    "collectionName",
+                    "collection_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "description",
+                    "description",
+                    "str",
+                ),
+                _rt.Field(
+                    "descriptionURI",
+                    "description_uri",
+                    "str",
+                ),
+                _rt.Field(
+                    "id",
+                    "id",
+                    "int",
+                    coerce_from_string=True,
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "DicomTag": _rt.ModelInfo(
+            "DicomTag",
+            DicomTag,
+            (
+                _rt.Field(
+                    "element",
+                    "element",
+                    "str",
+                ),
+                _rt.Field(
+                    "name",
+                    "name",
+                    "str",
+                ),
+                _rt.Field(
+                    "data",
+                    "data",
+                    "str",
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "DoiItem": _rt.ModelInfo(
+            "DoiItem",
+            DoiItem,
+            (
+                _rt.Field(
+                    "collection",
+                    "collection",
+                    "str",
+                ),
+                _rt.Field(
+                    "thirdPartyAnanlysis",
+                    "third_party_analysis",
+                    "str",
+                ),
+                _rt.Field(
+                    "seriesInstanceUID",
+                    "series_instance_uid",
+                    "str",
+                ),
+                _rt.Field(
+                    "authorized",
+                    "authorized",
+                    "int",
+                    coerce_from_string=True,
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+    }
 )
-_DOI_ITEM_FIELDS = (
-    _rt.Field(
-        "collection",
-        "collection",
-        "str",
-    ),
-    _rt.Field(
-        "thirdPartyAnanlysis",
-        "third_party_analysis",
-        "str",
-    ),
-    _rt.Field(
-        "seriesInstanceUID",
-        "series_instance_uid",
-        "str",
-    ),
-    _rt.Field(
-        "authorized",
-        "authorized",
-        "int",
-        coerce_from_string=True,
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_DOI_ITEM_ALLOWED = (
-    _STR,
-    _STR,
-    _STR,
-    _INT,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_DOI_ITEM_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_doi_item(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _DOI_ITEM_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _DOI_ITEM_SIGNATURES,
-    _cls: type[DoiItem] = DoiItem,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> DoiItem:
-    """DoiItem from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _DOI_ITEM_ALLOWED)
-    if expected == _len(row):
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _DOI_ITEM_FIELDS, row)
-
-
-MODELS: Mapping[str, _rt.ModelInfo] = {
-    "Patient": _rt.ModelInfo(
-        "Patient",
-        Patient,
-        _PATIENT_FIELDS,
-        structure_patient,
-    ),
-    "PatientByModality": _rt.ModelInfo(
-        "PatientByModality",
-        PatientByModality,
-        _PATIENT_BY_MODALITY_FIELDS,
-        structure_patient_by_modality,
-    ),
-    "PatientStudy": _rt.ModelInfo(
-        "PatientStudy",
-        PatientStudy,
-        _PATIENT_STUDY_FIELDS,
-        structure_patient_study,
-    ),
-    "Series": _rt.ModelInfo(
-        "Series",
-        Series,
-        _SERIES_FIELDS,
-        structure_series,
-    ),
-    "SeriesSize": _rt.ModelInfo(
-        "SeriesSize",
-        SeriesSize,
-        _SERIES_SIZE_FIELDS,
-        structure_series_size,
-    ),
-    "SeriesMetadata": _rt.ModelInfo(
-        "SeriesMetadata",
-        SeriesMetadata,
-        _SERIES_METADATA_FIELDS,
-        structure_series_metadata,
-    ),
-    "CollectionCount": _rt.ModelInfo(
-        "CollectionCount",
-        CollectionCount,
-        _COLLECTION_COUNT_FIELDS,
-        structure_collection_count,
-    ),
-    "ModalityCount": _rt.ModelInfo(
-        "ModalityCount",
-        ModalityCount,
-        _MODALITY_COUNT_FIELDS,
-        structure_modality_count,
-    ),
-    "BodyPartCount": _rt.ModelInfo(
-        "BodyPartCount",
-        BodyPartCount,
-        _BODY_PART_COUNT_FIELDS,
-        structure_body_part_count,
-    ),
-    "ManufacturerCount": _rt.ModelInfo(
-        "ManufacturerCount",
-        ManufacturerCount,
-        _MANUFACTURER_COUNT_FIELDS,
-        structure_manufacturer_count,
-    ),
-    "SpeciesCount": _rt.ModelInfo(
-        "SpeciesCount",
-        SpeciesCount,
-        _SPECIES_COUNT_FIELDS,
-        structure_species_count,
-    ),
-    "CollectionDescription": _rt.ModelInfo(
-        "CollectionDescription",
-        CollectionDescription,
-        _COLLECTION_DESCRIPTION_FIELDS,
-        structure_collection_description,
-    ),
-    "DicomTag": _rt.ModelInfo(
-        "DicomTag",
-        DicomTag,
-        _DICOM_TAG_FIELDS,
-        structure_dicom_tag,
-    ),
-    "DoiItem": _rt.ModelInfo(
-        "DoiItem",
-        DoiItem,
-        _DOI_ITEM_FIELDS,
-        structure_doi_item,
-    ),
-}
+MODELS: Mapping[str, _rt.ModelInfo] = _MODELS
 
 
 @functools.cache
 def get_converter() -> cattrs.Converter:
-    """A cattrs Converter using the generated hooks: structure rows, unstructure to wire dicts."""
+    """A cattrs Converter using the generated models: structure rows, unstructure to wire dicts."""
     return _rt.make_converter(MODELS.values())

@@ -5,7 +5,10 @@
 """Response models of TCIA REST API v3.
 
 An attribute is None when the server left its key out (NBIA and Bindaas omit NULL columns). Keys the
-spec does not know are kept in ``additional_properties``, never dropped.
+spec does not know are kept in ``additional_properties``, never dropped; so is, outside strict mode, a
+value that did not fit its declared type (the attribute is then None; see ``tcia_sdk.odd_values``).
+Decoding uses the compiled fast path in ``_decoders`` and, for anything it declines, the reference
+semantics of ``tcia_sdk._runtime.structure``.
 """
 
 from __future__ import annotations
@@ -31,14 +34,8 @@ __all__ = [
     "get_converter",
 ]
 
-# Exact types the fast structure path accepts (None: the key was absent).
-_STR: frozenset[type] = frozenset({str, type(None)})
-_INT: frozenset[type] = frozenset({int, type(None)})
-_FLOAT: frozenset[type] = frozenset({float, int, type(None)})
-_BOOL: frozenset[type] = frozenset({bool, type(None)})
-# ISO wire formats parse with fromisoformat, ~60x faster than strptime; others go through _rt.
-_ISO_DATE = datetime.date.fromisoformat
-_ISO_DATETIME = datetime.datetime.fromisoformat
+# Keep the import used even when a spec has no date field.
+_ = datetime
 
 
 @attrs.define(slots=True)
@@ -52,7 +49,8 @@ class Patient:
         patient_sex: DICOM sex code: M, F or O. Wire name: PatientSex.
         ethnic_group: DICOM ethnic group; often absent. Wire name: EthnicGroup.
         collection: Collection the patient belongs to. Wire name: Collection.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     patient_id: str | None = attrs.field(
@@ -82,92 +80,6 @@ class Patient:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_PATIENT_WIRE = (
-    "PatientID",
-    "PatientName",
-    "PatientBirthDate",
-    "PatientSex",
-    "EthnicGroup",
-    "Collection",
-)
-_PATIENT_FIELDS = (
-    _rt.Field(
-        "PatientID",
-        "patient_id",
-        "str",
-    ),
-    _rt.Field(
-        "PatientName",
-        "patient_name",
-        "str",
-    ),
-    _rt.Field(
-        "PatientBirthDate",
-        "patient_birth_date",
-        "date",
-        date_format="%Y-%m-%d",
-    ),
-    _rt.Field(
-        "PatientSex",
-        "patient_sex",
-        "str",
-    ),
-    _rt.Field(
-        "EthnicGroup",
-        "ethnic_group",
-        "str",
-    ),
-    _rt.Field(
-        "Collection",
-        "collection",
-        "str",
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_PATIENT_ALLOWED = (
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_PATIENT_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_patient(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _PATIENT_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _PATIENT_SIGNATURES,
-    _cls: type[Patient] = Patient,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> Patient:
-    """Patient from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _PATIENT_ALLOWED)
-    if expected == _len(row):
-        try:
-            if v[2] is not None:
-                v[2] = _ISO_DATE(v[2])
-        except ValueError:
-            return _rt.structure_slow(_cls, _PATIENT_FIELDS, row)
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _PATIENT_FIELDS, row)
-
-
 @attrs.define(slots=True)
 class PatientStudy:
     """A study with its patient's attributes (getPatientStudy, NewStudiesInPatientCollection).
@@ -186,7 +98,8 @@ class PatientStudy:
         ethnic_group: DICOM ethnic group. Wire name: EthnicGroup.
         collection: Collection name. Wire name: Collection.
         series_count: Number of series in the study. Wire name: SeriesCount.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     study_instance_uid: str | None = attrs.field(
@@ -244,144 +157,6 @@ class PatientStudy:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_PATIENT_STUDY_WIRE = (
-    "StudyInstanceUID",
-    "StudyDate",
-    "StudyDescription",
-    "AdmittingDiagnosesDescription",
-    "StudyID",
-    "PatientAge",
-    "PatientID",
-    "PatientName",
-    "PatientBirthDate",
-    "PatientSex",
-    "EthnicGroup",
-    "Collection",
-    "SeriesCount",
-)
-_PATIENT_STUDY_FIELDS = (
-    _rt.Field(
-        "StudyInstanceUID",
-        "study_instance_uid",
-        "str",
-    ),
-    _rt.Field(
-        "StudyDate",
-        "study_date",
-        "date",
-        date_format="%Y-%m-%d",
-    ),
-    _rt.Field(
-        "StudyDescription",
-        "study_description",
-        "str",
-    ),
-    _rt.Field(
-        "AdmittingDiagnosesDescription",
-        "admitting_diagnoses_description",
-        "str",
-    ),
-    _rt.Field(
-        "StudyID",
-        "study_id",
-        "str",
-    ),
-    _rt.Field(
-        "PatientAge",
-        "patient_age",
-        "str",
-    ),
-    _rt.Field(
-        "PatientID",
-        "patient_id",
-        "str",
-    ),
-    _rt.Field(
-        "PatientName",
-        "patient_name",
-        "str",
-    ),
-    _rt.Field(
-        "PatientBirthDate",
-        "patient_birth_date",
-        "date",
-        date_format="%Y-%m-%d",
-    ),
-    _rt.Field(
-        "PatientSex",
-        "patient_sex",
-        "str",
-    ),
-    _rt.Field(
-        "EthnicGroup",
-        "ethnic_group",
-        "str",
-    ),
-    _rt.Field(
-        "Collection",
-        "collection",
-        "str",
-    ),
-    _rt.Field(
-        "SeriesCount",
-        "series_count",
-        "int",
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_PATIENT_STUDY_ALLOWED = (
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _INT,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_PATIENT_STUDY_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_patient_study(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _PATIENT_STUDY_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _PATIENT_STUDY_SIGNATURES,
-    _cls: type[PatientStudy] = PatientStudy,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> PatientStudy:
-    """PatientStudy from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _PATIENT_STUDY_ALLOWED)
-    if expected == _len(row):
-        try:
-            if v[1] is not None:
-                v[1] = _ISO_DATE(v[1])
-            if v[8] is not None:
-                v[8] = _ISO_DATE(v[8])
-        except ValueError:
-            return _rt.structure_slow(_cls, _PATIENT_STUDY_FIELDS, row)
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _PATIENT_STUDY_FIELDS, row)
-
-
 @attrs.define(slots=True)
 class Series:
     """One image series (getSeries, ContentsByName).
@@ -406,7 +181,8 @@ class Series:
         image_count: Number of images (DICOM instances) in the series. Wire name: ImageCount.
         time_stamp: Latest submission time of the series (its presence in v3 is unverified). Wire name:
             TimeStamp.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     series_instance_uid: str | None = attrs.field(
@@ -476,166 +252,6 @@ class Series:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_SERIES_WIRE = (
-    "SeriesInstanceUID",
-    "StudyInstanceUID",
-    "Modality",
-    "ProtocolName",
-    "SeriesDate",
-    "SeriesDescription",
-    "BodyPartExamined",
-    "SeriesNumber",
-    "AnnotationsFlag",
-    "Collection",
-    "PatientID",
-    "Manufacturer",
-    "ManufacturerModelName",
-    "SoftwareVersions",
-    "ImageCount",
-    "TimeStamp",
-)
-_SERIES_FIELDS = (
-    _rt.Field(
-        "SeriesInstanceUID",
-        "series_instance_uid",
-        "str",
-    ),
-    _rt.Field(
-        "StudyInstanceUID",
-        "study_instance_uid",
-        "str",
-    ),
-    _rt.Field(
-        "Modality",
-        "modality",
-        "str",
-    ),
-    _rt.Field(
-        "ProtocolName",
-        "protocol_name",
-        "str",
-    ),
-    _rt.Field(
-        "SeriesDate",
-        "series_date",
-        "date",
-        date_format="%Y-%m-%d",
-    ),
-    _rt.Field(
-        "SeriesDescription",
-        "series_description",
-        "str",
-    ),
-    _rt.Field(
-        "BodyPartExamined",
-        "body_part_examined",
-        "str",
-    ),
-    _rt.Field(
-        "SeriesNumber",
-        "series_number",
-        "str",
-    ),
-    _rt.Field(
-        "AnnotationsFlag",
-        "annotations_flag",
-        "bool",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "Collection",
-        "collection",
-        "str",
-    ),
-    _rt.Field(
-        "PatientID",
-        "patient_id",
-        "str",
-    ),
-    _rt.Field(
-        "Manufacturer",
-        "manufacturer",
-        "str",
-    ),
-    _rt.Field(
-        "ManufacturerModelName",
-        "manufacturer_model_name",
-        "str",
-    ),
-    _rt.Field(
-        "SoftwareVersions",
-        "software_versions",
-        "str",
-    ),
-    _rt.Field(
-        "ImageCount",
-        "image_count",
-        "int",
-    ),
-    _rt.Field(
-        "TimeStamp",
-        "time_stamp",
-        "datetime",
-        date_format="%Y-%m-%d %H:%M:%S.%f",
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_SERIES_ALLOWED = (
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _BOOL,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _STR,
-    _INT,
-    _STR,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_SERIES_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_series(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _SERIES_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _SERIES_SIGNATURES,
-    _cls: type[Series] = Series,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> Series:
-    """Series from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _SERIES_ALLOWED)
-    if expected == _len(row):
-        try:
-            if v[4] is not None:
-                v[4] = _ISO_DATE(v[4])
-            if v[15] is not None:
-                v[15] = _rt.parse_datetime(v[15], "%Y-%m-%d %H:%M:%S.%f")
-        except ValueError:
-            return _rt.structure_slow(_cls, _SERIES_FIELDS, row)
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _SERIES_FIELDS, row)
-
-
 @attrs.define(slots=True)
 class SeriesSize:
     """Size of a series before zipping (getSeriesSize).
@@ -644,7 +260,8 @@ class SeriesSize:
         total_size_in_bytes: Sum of the DICOM file sizes in bytes (Bindaas renders this DECIMAL sum as a string).
             Wire name: TotalSizeInBytes.
         object_count: Number of DICOM instances. Wire name: ObjectCount.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     total_size_in_bytes: int | None = attrs.field(
@@ -658,89 +275,248 @@ class SeriesSize:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_SERIES_SIZE_WIRE = (
-    "TotalSizeInBytes",
-    "ObjectCount",
+def _decoders() -> Mapping[str, Any]:
+    """The compiled fast decoders (msgspec), imported when a response is first decoded."""
+    from ._decoders import DECODERS
+
+    return DECODERS
+
+
+# Filled after creation: each ModelInfo refers to the whole registry (nested fields name models).
+_MODELS: dict[str, _rt.ModelInfo] = {}
+_MODELS.update(
+    {
+        "Patient": _rt.ModelInfo(
+            "Patient",
+            Patient,
+            (
+                _rt.Field(
+                    "PatientID",
+                    "patient_id",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientName",
+                    "patient_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientBirthDate",
+                    "patient_birth_date",
+                    "date",
+                    date_format="%Y-%m-%d",
+                ),
+                _rt.Field(
+                    "PatientSex",
+                    "patient_sex",
+                    "str",
+                ),
+                _rt.Field(
+                    "EthnicGroup",
+                    "ethnic_group",
+                    "str",
+                ),
+                _rt.Field(
+                    "Collection",
+                    "collection",
+                    "str",
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "PatientStudy": _rt.ModelInfo(
+            "PatientStudy",
+            PatientStudy,
+            (
+                _rt.Field(
+                    "StudyInstanceUID",
+                    "study_instance_uid",
+                    "str",
+                ),
+                _rt.Field(
+                    "StudyDate",
+                    "study_date",
+                    "date",
+                    date_format="%Y-%m-%d",
+                ),
+                _rt.Field(
+                    "StudyDescription",
+                    "study_description",
+                    "str",
+                ),
+                _rt.Field(
+                    "AdmittingDiagnosesDescription",
+                    "admitting_diagnoses_description",
+                    "str",
+                ),
+                _rt.Field(
+                    "StudyID",
+                    "study_id",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientAge",
+                    "patient_age",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientID",
+                    "patient_id",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientName",
+                    "patient_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientBirthDate",
+                    "patient_birth_date",
+                    "date",
+                    date_format="%Y-%m-%d",
+                ),
+                _rt.Field(
+                    "PatientSex",
+                    "patient_sex",
+                    "str",
+                ),
+                _rt.Field(
+                    "EthnicGroup",
+                    "ethnic_group",
+                    "str",
+                ),
+                _rt.Field(
+                    "Collection",
+                    "collection",
+                    "str",
+                ),
+                _rt.Field(
+                    "SeriesCount",
+                    "series_count",
+                    "int",
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "Series": _rt.ModelInfo(
+            "Series",
+            Series,
+            (
+                _rt.Field(
+                    "SeriesInstanceUID",
+                    "series_instance_uid",
+                    "str",
+                ),
+                _rt.Field(
+                    "StudyInstanceUID",
+                    "study_instance_uid",
+                    "str",
+                ),
+                _rt.Field(
+                    "Modality",
+                    "modality",
+                    "str",
+                ),
+                _rt.Field(
+                    "ProtocolName",
+                    "protocol_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "SeriesDate",
+                    "series_date",
+                    "date",
+                    date_format="%Y-%m-%d",
+                ),
+                _rt.Field(
+                    "SeriesDescription",
+                    "series_description",
+                    "str",
+                ),
+                _rt.Field(
+                    "BodyPartExamined",
+                    "body_part_examined",
+                    "str",
+                ),
+                _rt.Field(
+                    "SeriesNumber",
+                    "series_number",
+                    "str",
+                ),
+                _rt.Field(
+                    "AnnotationsFlag",
+                    "annotations_flag",
+                    "bool",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "Collection",
+                    "collection",
+                    "str",
+                ),
+                _rt.Field(
+                    "PatientID",
+                    "patient_id",
+                    "str",
+                ),
+                _rt.Field(
+                    "Manufacturer",
+                    "manufacturer",
+                    "str",
+                ),
+                _rt.Field(
+                    "ManufacturerModelName",
+                    "manufacturer_model_name",
+                    "str",
+                ),
+                _rt.Field(
+                    "SoftwareVersions",
+                    "software_versions",
+                    "str",
+                ),
+                _rt.Field(
+                    "ImageCount",
+                    "image_count",
+                    "int",
+                ),
+                _rt.Field(
+                    "TimeStamp",
+                    "time_stamp",
+                    "datetime",
+                    date_format="%Y-%m-%d %H:%M:%S.%f",
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+        "SeriesSize": _rt.ModelInfo(
+            "SeriesSize",
+            SeriesSize,
+            (
+                _rt.Field(
+                    "TotalSizeInBytes",
+                    "total_size_in_bytes",
+                    "int",
+                    coerce_from_string=True,
+                ),
+                _rt.Field(
+                    "ObjectCount",
+                    "object_count",
+                    "int",
+                    coerce_from_string=True,
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+    }
 )
-_SERIES_SIZE_FIELDS = (
-    _rt.Field(
-        "TotalSizeInBytes",
-        "total_size_in_bytes",
-        "int",
-        coerce_from_string=True,
-    ),
-    _rt.Field(
-        "ObjectCount",
-        "object_count",
-        "int",
-        coerce_from_string=True,
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_SERIES_SIZE_ALLOWED = (
-    _INT,
-    _INT,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_SERIES_SIZE_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_series_size(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _SERIES_SIZE_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _SERIES_SIZE_SIGNATURES,
-    _cls: type[SeriesSize] = SeriesSize,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> SeriesSize:
-    """SeriesSize from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _SERIES_SIZE_ALLOWED)
-    if expected == _len(row):
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _SERIES_SIZE_FIELDS, row)
-
-
-MODELS: Mapping[str, _rt.ModelInfo] = {
-    "Patient": _rt.ModelInfo(
-        "Patient",
-        Patient,
-        _PATIENT_FIELDS,
-        structure_patient,
-    ),
-    "PatientStudy": _rt.ModelInfo(
-        "PatientStudy",
-        PatientStudy,
-        _PATIENT_STUDY_FIELDS,
-        structure_patient_study,
-    ),
-    "Series": _rt.ModelInfo(
-        "Series",
-        Series,
-        _SERIES_FIELDS,
-        structure_series,
-    ),
-    "SeriesSize": _rt.ModelInfo(
-        "SeriesSize",
-        SeriesSize,
-        _SERIES_SIZE_FIELDS,
-        structure_series_size,
-    ),
-}
+MODELS: Mapping[str, _rt.ModelInfo] = _MODELS
 
 
 @functools.cache
 def get_converter() -> cattrs.Converter:
-    """A cattrs Converter using the generated hooks: structure rows, unstructure to wire dicts."""
+    """A cattrs Converter using the generated models: structure rows, unstructure to wire dicts."""
     return _rt.make_converter(MODELS.values())

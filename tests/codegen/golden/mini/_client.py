@@ -45,6 +45,9 @@ class Client(_rt.SyncAPIClient):
         base_url: Defaults to https://example.invalid/api.
         timeout: Seconds, or an httpx.Timeout with separate connect/read/write/pool values.
         max_retries: Retries of idempotent calls on connection errors, timeouts, 429 and 502-504.
+        limits: Deadline per attempt, minimum download rate, maximum body size, requests in flight.
+        strict: Raise ResponseDecodeError for any value that does not fit its declared type,
+            instead of keeping it in additional_properties and reporting it.
         headers: Extra headers sent with every request.
         hooks: Callables run once per attempt (metrics, tracing).
         retry_policy: Backoff settings (initial delay, cap, Retry-After cap, retrying 500).
@@ -60,6 +63,8 @@ class Client(_rt.SyncAPIClient):
         base_url: str | None = None,
         timeout: TimeoutTypes = _rt.DEFAULT_TIMEOUT,
         max_retries: int = _rt.DEFAULT_MAX_RETRIES,
+        limits: _rt.Limits | None = None,
+        strict: bool = False,
         headers: Mapping[str, str] | None = None,
         hooks: _rt.Hooks | None = None,
         retry_policy: _rt.RetryPolicy | None = None,
@@ -72,6 +77,8 @@ class Client(_rt.SyncAPIClient):
             base_url=base_url,
             timeout=timeout,
             max_retries=max_retries,
+            limits=limits,
+            strict=strict,
             headers=headers,
             hooks=hooks,
             retry_policy=retry_policy,
@@ -629,6 +636,9 @@ class AsyncClient(_rt.AsyncAPIClient):
         base_url: Defaults to https://example.invalid/api.
         timeout: Seconds, or an httpx.Timeout with separate connect/read/write/pool values.
         max_retries: Retries of idempotent calls on connection errors, timeouts, 429 and 502-504.
+        limits: Deadline per attempt, minimum download rate, maximum body size, requests in flight.
+        strict: Raise ResponseDecodeError for any value that does not fit its declared type,
+            instead of keeping it in additional_properties and reporting it.
         headers: Extra headers sent with every request.
         hooks: Callables run once per attempt (metrics, tracing).
         retry_policy: Backoff settings (initial delay, cap, Retry-After cap, retrying 500).
@@ -644,6 +654,8 @@ class AsyncClient(_rt.AsyncAPIClient):
         base_url: str | None = None,
         timeout: TimeoutTypes = _rt.DEFAULT_TIMEOUT,
         max_retries: int = _rt.DEFAULT_MAX_RETRIES,
+        limits: _rt.Limits | None = None,
+        strict: bool = False,
         headers: Mapping[str, str] | None = None,
         hooks: _rt.Hooks | None = None,
         retry_policy: _rt.RetryPolicy | None = None,
@@ -656,6 +668,8 @@ class AsyncClient(_rt.AsyncAPIClient):
             base_url=base_url,
             timeout=timeout,
             max_retries=max_retries,
+            limits=limits,
+            strict=strict,
             headers=headers,
             hooks=hooks,
             retry_policy=retry_policy,

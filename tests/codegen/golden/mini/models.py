@@ -5,7 +5,10 @@
 """Response models of Mini API.
 
 An attribute is None when the server left its key out (NBIA and Bindaas omit NULL columns). Keys the
-spec does not know are kept in ``additional_properties``, never dropped.
+spec does not know are kept in ``additional_properties``, never dropped; so is, outside strict mode, a
+value that did not fit its declared type (the attribute is then None; see ``tcia_sdk.odd_values``).
+Decoding uses the compiled fast path in ``_decoders`` and, for anything it declines, the reference
+semantics of ``tcia_sdk._runtime.structure``.
 """
 
 from __future__ import annotations
@@ -28,14 +31,8 @@ __all__ = [
     "get_converter",
 ]
 
-# Exact types the fast structure path accepts (None: the key was absent).
-_STR: frozenset[type] = frozenset({str, type(None)})
-_INT: frozenset[type] = frozenset({int, type(None)})
-_FLOAT: frozenset[type] = frozenset({float, int, type(None)})
-_BOOL: frozenset[type] = frozenset({bool, type(None)})
-# ISO wire formats parse with fromisoformat, ~60x faster than strptime; others go through _rt.
-_ISO_DATE = datetime.date.fromisoformat
-_ISO_DATETIME = datetime.datetime.fromisoformat
+# Keep the import used even when a spec has no date field.
+_ = datetime
 
 
 @attrs.define(slots=True)
@@ -50,7 +47,8 @@ class Item:
         date_released: Release date. Wire name: Date Released.
         third_party_analysis: YES or NO. Wire name: 3rd Party Analysis.
         class_: A keyword as a wire name. Wire name: class.
-        additional_properties: Keys the spec does not declare, as the server sent them.
+        additional_properties: Keys the spec does not declare, and values that did not fit their
+            declared type, as the server sent them.
     """
 
     item_uid: str | None = attrs.field(
@@ -84,110 +82,67 @@ class Item:
     additional_properties: Mapping[str, Any] = attrs.field(default=_rt.EMPTY_EXTRAS, repr=False)
 
 
-_ITEM_WIRE = (
-    "ItemUID",
-    "Count",
-    "Ratio",
-    "Flag",
-    "Date Released",
-    "3rd Party Analysis",
-    "class",
+def _decoders() -> Mapping[str, Any]:
+    """The compiled fast decoders (msgspec), imported when a response is first decoded."""
+    from ._decoders import DECODERS
+
+    return DECODERS
+
+
+# Filled after creation: each ModelInfo refers to the whole registry (nested fields name models).
+_MODELS: dict[str, _rt.ModelInfo] = {}
+_MODELS.update(
+    {
+        "Item": _rt.ModelInfo(
+            "Item",
+            Item,
+            (
+                _rt.Field(
+                    "ItemUID",
+                    "item_uid",
+                    "str",
+                ),
+                _rt.Field(
+                    "Count",
+                    "count",
+                    "int",
+                ),
+                _rt.Field(
+                    "Ratio",
+                    "ratio",
+                    "float",
+                ),
+                _rt.Field(
+                    "Flag",
+                    "flag",
+                    "bool",
+                ),
+                _rt.Field(
+                    "Date Released",
+                    "date_released",
+                    "date",
+                    date_format="%m-%d-%Y",
+                ),
+                _rt.Field(
+                    "3rd Party Analysis",
+                    "third_party_analysis",
+                    "str",
+                ),
+                _rt.Field(
+                    "class",
+                    "class_",
+                    "str",
+                ),
+            ),
+            _MODELS,
+            _decoders,
+        ),
+    }
 )
-_ITEM_FIELDS = (
-    _rt.Field(
-        "ItemUID",
-        "item_uid",
-        "str",
-    ),
-    _rt.Field(
-        "Count",
-        "count",
-        "int",
-    ),
-    _rt.Field(
-        "Ratio",
-        "ratio",
-        "float",
-    ),
-    _rt.Field(
-        "Flag",
-        "flag",
-        "bool",
-    ),
-    _rt.Field(
-        "Date Released",
-        "date_released",
-        "date",
-        date_format="%m-%d-%Y",
-    ),
-    _rt.Field(
-        "3rd Party Analysis",
-        "third_party_analysis",
-        "str",
-    ),
-    _rt.Field(
-        "class",
-        "class_",
-        "str",
-    ),
-)
-# Per position, the exact JSON types the fast path accepts (NoneType: key absent).
-_ITEM_ALLOWED = (
-    _STR,
-    _INT,
-    _FLOAT,
-    _BOOL,
-    _STR,
-    _STR,
-    _STR,
-)
-# Type signatures of rows seen so far -> the key count of an acceptable row (-1: not acceptable).
-_ITEM_SIGNATURES: dict[tuple[type, ...], int] = {}
-
-
-def structure_item(
-    row: Mapping[str, Any],
-    _wire: tuple[str, ...] = _ITEM_WIRE,
-    _signatures: dict[tuple[type, ...], int] = _ITEM_SIGNATURES,
-    _cls: type[Item] = Item,
-    _list: Any = list,
-    _map: Any = map,
-    _tuple: Any = tuple,
-    _type: Any = type,
-    _len: Any = len,
-) -> Item:
-    """Item from one JSON row (the extra parameters bind globals as fast locals).
-
-    Fast path: the row's tuple of value types is looked up among signatures already judged (a row
-    with exactly the declared types and no unknown or null keys). Any other row goes to the slow
-    path, which converts what the spec allows, keeps unknown keys, or names the offending field.
-    """
-    v: list[Any] = _list(_map(row.get, _wire))
-    signature = _tuple(_map(_type, v))
-    expected = _signatures.get(signature)
-    if expected is None:
-        expected = _rt.judge_signature(_signatures, signature, _ITEM_ALLOWED)
-    if expected == _len(row):
-        try:
-            if v[4] is not None:
-                v[4] = _rt.parse_date(v[4], "%m-%d-%Y")
-        except ValueError:
-            return _rt.structure_slow(_cls, _ITEM_FIELDS, row)
-        return _cls(*v)
-    return _rt.structure_slow(_cls, _ITEM_FIELDS, row)
-
-
-MODELS: Mapping[str, _rt.ModelInfo] = {
-    "Item": _rt.ModelInfo(
-        "Item",
-        Item,
-        _ITEM_FIELDS,
-        structure_item,
-    ),
-}
+MODELS: Mapping[str, _rt.ModelInfo] = _MODELS
 
 
 @functools.cache
 def get_converter() -> cattrs.Converter:
-    """A cattrs Converter using the generated hooks: structure rows, unstructure to wire dicts."""
+    """A cattrs Converter using the generated models: structure rows, unstructure to wire dicts."""
     return _rt.make_converter(MODELS.values())
