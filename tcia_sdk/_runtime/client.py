@@ -227,19 +227,22 @@ class BaseAPIClient:
         return time.monotonic() + self.limits.attempt_deadline(call.timeout)
 
     # -- judging ---------------------------------------------------------------------------
-    def _after_error(self, call: _Call, attempt: int, exc: Exception) -> _Retry | TCIAError:
-        """A transport failure: another attempt (with its delay), or the error to raise."""
+    def _after_error(
+        self, call: _Call, attempt: int, exc: Exception, started: float | None = None
+    ) -> _Retry | TCIAError:
+        """A transport failure: another attempt (with its delay), or the error to raise.
+
+        ``started``: when the attempt began, so that a timeout at its deadline is named as such.
+        """
         error: TCIAError
         if isinstance(exc, httpx.DecodingError):  # a body the Content-Encoding cannot undo
             error = self._decode_error(call, f"the response body cannot be decompressed ({exc})", attempt)
             error.__cause__ = exc
             return error
-        if not isinstance(exc, httpx.TransportError):  # TooManyRedirects, an unexpected httpx error
-            error = self._connection_error(call, exc, attempt)
-            error.__cause__ = exc
-            return error
-        error = self._connection_error(call, exc, attempt)
+        error = self._connection_error(call, exc, attempt, started)
         error.__cause__ = exc
+        if not isinstance(exc, httpx.TransportError):  # an unexpected httpx error: not retried
+            return error
         # A pool timeout says this client is overloaded, not that the server failed: no retry.
         if isinstance(exc, httpx.PoolTimeout) or attempt >= call.max_retries or not call.endpoint.idempotent:
             return error
@@ -308,11 +311,16 @@ class BaseAPIClient:
             httpx.Request(method, target, headers=headers, content=content, extensions={"timeout": timeout})
         )
 
-    def _connection_error(self, call: _Call, exc: Exception, attempt: int) -> APIConnectionError:
+    def _connection_error(
+        self, call: _Call, exc: Exception, attempt: int, started: float | None = None
+    ) -> APIConnectionError:
         timed_out = isinstance(exc, httpx.TimeoutException)
         cls = APITimeoutError if timed_out else APIConnectionError
         detail = str(exc) or type(exc).__name__
-        if DEADLINE_MESSAGE in detail:
+        allowed = self.limits.attempt_deadline(call.timeout)
+        # A socket timeout shortened to what was left of the deadline says "timed out" only.
+        at_deadline = started is not None and time.monotonic() - started >= allowed * 0.98
+        if DEADLINE_MESSAGE in detail or (timed_out and at_deadline and "minimum" not in detail):
             detail = (
                 f"no complete response within the attempt's deadline of "
                 f"{self.limits.attempt_deadline(call.timeout):g}s (Limits.deadline)"
@@ -718,13 +726,13 @@ class SyncAPIClient(BaseAPIClient):
                     response = self._http.send(request, stream=True, follow_redirects=False)
                 except httpx.HTTPError as exc:
                     self._emit_response(call, request, attempt, started, None, exc)
-                    step = self._after_error(call, attempt, exc)
+                    step = self._after_error(call, attempt, exc, started)
                 else:
                     try:
                         self._emit_response(call, request, attempt, started, response, None)
                         step = self._judge(call, request, response, attempt, hops, reauthorized)
                     except httpx.HTTPError as exc:
-                        step = self._after_error(call, attempt, exc)
+                        step = self._after_error(call, attempt, exc, started)
                     finally:
                         response.close()
             if isinstance(step, RawResponse):
@@ -807,13 +815,14 @@ class SyncAPIClient(BaseAPIClient):
             started = time.monotonic()
             step: _Retry | _Follow | TCIAError | RawResponse[Any] | None = None
             error: Exception | None = None
+            error_at: float | None = None  # set when the deadline applied (the headers)
             with self._in_flight.sync():
                 try:
                     with deadline(self._attempt_deadline(call)):  # the headers, not the body
                         response = self._http.send(request, stream=True, follow_redirects=False)
                 except httpx.HTTPError as exc:
                     self._emit_response(call, request, attempt, started, None, exc)
-                    error = exc
+                    error, error_at = exc, started
                 else:
                     try:
                         self._emit_response(call, request, attempt, started, response, None)
@@ -858,7 +867,7 @@ class SyncAPIClient(BaseAPIClient):
                 attempt += 1
                 continue
             # A transport error: retry from the start only while nothing reached the caller.
-            judged = self._after_error(call, attempt, error)
+            judged = self._after_error(call, attempt, error, error_at)
             if isinstance(judged, TCIAError) or not sink.restartable:
                 final = (
                     judged if isinstance(judged, TCIAError) else self._connection_error(call, error, attempt)
@@ -977,13 +986,13 @@ class AsyncAPIClient(BaseAPIClient):
                         response = await self._http.send(request, stream=True, follow_redirects=False)
                     except httpx.HTTPError as exc:
                         self._emit_response(call, request, attempt, started, None, exc)
-                        step = self._after_error(call, attempt, exc)
+                        step = self._after_error(call, attempt, exc, started)
                     else:
                         try:
                             self._emit_response(call, request, attempt, started, response, None)
                             step = await self._judge(call, request, response, attempt, hops, reauthorized)
                         except httpx.HTTPError as exc:
-                            step = self._after_error(call, attempt, exc)
+                            step = self._after_error(call, attempt, exc, started)
                         finally:
                             await response.aclose()
             if isinstance(step, RawResponse):
@@ -1066,13 +1075,14 @@ class AsyncAPIClient(BaseAPIClient):
             started = time.monotonic()
             step: _Retry | _Follow | TCIAError | RawResponse[Any] | None = None
             error: Exception | None = None
+            error_at: float | None = None  # set when the deadline applied (the headers)
             async with self._in_flight.async_():
                 try:
                     with deadline(self._attempt_deadline(call)):  # the headers, not the body
                         response = await self._http.send(request, stream=True, follow_redirects=False)
                 except httpx.HTTPError as exc:
                     self._emit_response(call, request, attempt, started, None, exc)
-                    error = exc
+                    error, error_at = exc, started
                 else:
                     try:
                         self._emit_response(call, request, attempt, started, response, None)
@@ -1116,7 +1126,7 @@ class AsyncAPIClient(BaseAPIClient):
                 await self._sleep(step.delay)
                 attempt += 1
                 continue
-            judged = self._after_error(call, attempt, error)
+            judged = self._after_error(call, attempt, error, error_at)
             if isinstance(judged, TCIAError) or not sink.restartable:
                 final = (
                     judged if isinstance(judged, TCIAError) else self._connection_error(call, error, attempt)

@@ -4,7 +4,8 @@ httpx's timeouts bound each socket operation; a server that trickles a byte at a
 all of them forever. `Limits` adds what a service needs on top:
 
 * ``deadline``: seconds an attempt of a metadata call may take in all, headers and body (default:
-  five read timeouts, at least 10 s, so ``timeout=3`` ends a trickling call within 15 s per attempt);
+  three read timeouts, at least 10 s: with ``timeout=3`` a trickling server ends the call, retries
+  included, within about 32 s, while the default 120 s read timeout allows 6-minute answers);
 * ``min_rate`` over ``rate_window`` seconds: the slowest average a streamed download may keep (the
   deadline does not apply to a multi-gigabyte zip, but a stalled one must still end);
 * ``max_body_size``: decoded bytes a metadata answer may have (a gzip bomb is cut off here);
@@ -55,7 +56,7 @@ class Limits(NamedTuple):
         """Seconds one attempt of a metadata call may take, headers and body together."""
         if self.deadline is not None:
             return self.deadline
-        return max(10.0, 5.0 * (timeout.read or 0.0))
+        return max(10.0, 3.0 * (timeout.read or 0.0))
 
     def window(self, timeout: httpx.Timeout) -> float:
         if self.rate_window is not None:

@@ -11,7 +11,7 @@ Consuming services use it to test their own pipelines offline::
 """
 
 from ._fake import DEFAULT_API_KEY, FakeTCIA
-from ._faults import CorruptBody, Delay, Fault, FaultPlan, ResetMidBody, Status, Truncate
+from ._faults import CorruptBody, Delay, Fault, FaultPlan, ResetMidBody, Status, Trickle, Truncate
 from ._http import App, LoopbackServer, Request, Response
 from ._serve import RunningFake, fake_tcia_server
 
@@ -29,6 +29,7 @@ __all__ = [
     "Response",
     "RunningFake",
     "Status",
+    "Trickle",
     "Truncate",
     "fake_tcia_server",
 ]

@@ -50,7 +50,17 @@ class CorruptBody:
     offset: int
 
 
-Fault = Status | Delay | ResetMidBody | Truncate | CorruptBody
+@attrs.frozen
+class Trickle:
+    """Send the response ``rate`` bytes per second: the headers too (``headers=True``), or the body
+    only. Every socket read then returns in time, so per-read timeouts never fire; only a deadline
+    or a minimum transfer rate ends it."""
+
+    rate: float = 1.0
+    headers: bool = True
+
+
+Fault = Status | Delay | ResetMidBody | Truncate | CorruptBody | Trickle
 
 
 @attrs.define

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import attrs
 
-from ._faults import CorruptBody, Delay, Fault, FaultPlan, ResetMidBody, Status, Truncate
+from ._faults import CorruptBody, Delay, Fault, FaultPlan, ResetMidBody, Status, Trickle, Truncate
 
 REASONS = {
     200: "OK",
@@ -235,7 +235,18 @@ class LoopbackServer:
             assert body_bytes is not None
             head.append(f"Content-Length: {len(body_bytes)}")
         head.extend(f"{k}: {v}" for k, v in headers.values())
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        head_bytes = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        trickle = next((f for f in faults if isinstance(f, Trickle)), None)
+        if trickle is not None:
+            await self._trickle(writer, head_bytes if trickle.headers else b"", trickle.rate)
+            if not trickle.headers:
+                writer.write(head_bytes)
+            body = response.body if isinstance(response.body, bytes) else b"".join(response.body)
+            if streamed:
+                body = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+            await self._trickle(writer, body, trickle.rate)
+            return True
+        writer.write(head_bytes)
         if request.method == "HEAD":
             await writer.drain()
             return True
@@ -277,6 +288,14 @@ class LoopbackServer:
             writer.write(b"0\r\n\r\n")
         await writer.drain()
         return headers.get("connection", ("", ""))[1].lower() != "close"
+
+    @staticmethod
+    async def _trickle(writer: asyncio.StreamWriter, data: bytes, rate: float) -> None:
+        """Write ``data`` one byte at a time, ``rate`` bytes per second."""
+        for index in range(len(data)):
+            writer.write(data[index : index + 1])
+            await writer.drain()
+            await asyncio.sleep(1.0 / rate)
 
     @staticmethod
     def _emit(writer: asyncio.StreamWriter, chunk: bytes, streamed: bool) -> None:
