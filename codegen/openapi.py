@@ -92,7 +92,7 @@ def to_openapi(api: ApiIR) -> dict[str, Any]:
     doc: Json = {
         "openapi": OPENAPI_VERSION,
         "info": _info(api),
-        "servers": [{"url": api.base_url}],
+        "servers": _servers(api),
         "paths": _paths(api),
         "components": _components(api),
         "x-empty-result": api.empty_result,
@@ -102,6 +102,20 @@ def to_openapi(api: ApiIR) -> dict[str, Any]:
     if security:
         doc["security"] = security
     return doc
+
+
+def _servers(api: ApiIR) -> list[Json]:
+    """The named servers, the default (base_url) first; ``x-name`` is the SDK's ``server=``."""
+    if not api.servers:
+        return [{"url": api.base_url}]
+    ordered = sorted(api.servers, key=lambda s: s.url != api.base_url)
+    out: list[Json] = []
+    for server in ordered:
+        entry: Json = {"url": server.url, "description": server.doc.strip(), "x-name": server.name}
+        if server.exclusive:
+            entry["x-exclusive"] = {field: list(values) for field, values in server.exclusive}
+        out.append(entry)
+    return out
 
 
 def _info(api: ApiIR) -> Json:
@@ -214,7 +228,9 @@ def _query_parameter(param: ParamIR) -> Json:
     }
     if param.repeated:
         out["style"] = "form"
-        out["explode"] = True
+        out["explode"] = param.explode
+        if param.chunk:
+            out["x-chunk"] = param.chunk
     return out
 
 
@@ -245,7 +261,7 @@ def _form_body(endpoint: EndpointIR) -> Json | None:
     if required:
         schema["required"] = required
     media: Json = {"schema": schema}
-    repeated = {p.wire: {"style": "form", "explode": True} for p in form if p.repeated}
+    repeated = {p.wire: {"style": "form", "explode": p.explode} for p in form if p.repeated}
     if repeated:
         media["encoding"] = repeated
     return {"required": bool(required), "content": {FORM_MEDIA_TYPE: media}}
@@ -258,6 +274,11 @@ def _form_property(param: ParamIR) -> Json:
 def _param_schema(param: ParamIR) -> Json:
     if param.type == "enum":
         schema: Json = {"type": "string", "enum": list(param.enum)}
+    elif param.type == "bool" and (param.wire_true, param.wire_false) != ("true", "false"):
+        # A Python bool written as other wire values; None leaves the key out.
+        values = [v for v in (param.wire_true, param.wire_false) if v is not None]
+        schema = {"type": "string", "enum": values, "x-python-type": "bool"}
+        schema["x-wire-values"] = {"true": param.wire_true, "false": param.wire_false}
     elif param.type == "date":
         assert param.date_format is not None
         schema = _date_param_schema(param.date_format)
@@ -401,17 +422,34 @@ def _model_schema(model: ModelIR) -> Json:
 
 def _field_schema(field: FieldIR) -> Json:
     description = field.doc.strip()
-    if field.type in ("date", "datetime"):
+    schema: Json
+    if field.type == "model":
+        schema = {"$ref": f"#/components/schemas/{field.model}"}
+    elif field.type == "list":
+        if field.items_is_model:
+            items: Json = {"$ref": f"#/components/schemas/{field.items}"}
+        else:
+            items = {"type": SCALAR_TYPES[str(field.items)]}
+        schema = {"type": "array", "items": items}
+        if field.separator is not None:
+            schema = {"anyOf": [schema, {"type": "string"}], "x-separator": field.separator}
+            description += f" The server may send the items joined by {field.separator!r} in one string."
+    elif field.type in ("date", "datetime"):
         assert field.date_format is not None
         schema: Json = {"type": "string", "x-date-format": field.date_format}
         if field.type == "date" and field.date_format == ISO_DATE:
             schema["format"] = "date"
         description += f" Wire format: {_human_date_format(field.date_format)}."
-    elif field.coerce_from_string:
+    elif field.coerce_from_string or field.wire_type == "str":
         schema = {"type": [SCALAR_TYPES[field.type], "string"]}
         description += " May arrive as a string holding the value."
     else:
         schema = {"type": SCALAR_TYPES[field.type]}
+    if field.aliases:
+        schema["x-aliases"] = list(field.aliases)
+        description += f" Older servers name it {', '.join(field.aliases)}."
+    if "$ref" in schema:  # siblings of $ref are allowed in 3.1; keep the ref first-class
+        schema = {"allOf": [schema]}
     schema["description"] = description
     schema["x-python-name"] = field.python
     return schema

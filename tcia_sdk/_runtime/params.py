@@ -128,3 +128,23 @@ def chunks(endpoint: Endpoint, values: Mapping[str, object]) -> list[Mapping[str
         return [values]
     size = param.chunk
     return [{**values, param.wire: list(items[i : i + size])} for i in range(0, len(items), size)]
+
+
+def from_wire(endpoint: Endpoint, values: Mapping[str, str]) -> dict[str, object]:
+    """Wire-spelled constants (a spec's ``zip_params: {IncludeMD5: "yes"}``) as call arguments."""
+    out: dict[str, object] = {}
+    for wire, text in values.items():
+        param = next((p for p in endpoint.params if p.wire == wire), None)
+        if param is not None and param.type == "bool":
+            if text == param.true_value:
+                out[wire] = True
+                continue
+            if text == param.false_value:
+                out[wire] = False
+                continue
+            raise ValueError(f"{endpoint.python_name}(): {text!r} is not a wire value of {param.python}")
+        if param is not None and param.type == "int":
+            out[wire] = int(text)
+            continue
+        out[wire] = text
+    return out

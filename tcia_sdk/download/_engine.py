@@ -22,6 +22,7 @@ import attrs
 
 from .._runtime.client import AsyncAPIClient, BaseAPIClient, SyncAPIClient
 from .._runtime.endpoint import DownloadInfo
+from .._runtime.params import from_wire
 from .._runtime.structure import unstructure
 from ..errors import (
     APIConnectionError,
@@ -314,7 +315,7 @@ class _Run:
             zip_path = work / "series.zip"
             await self.client._download(
                 self.info.zip,
-                {"SeriesInstanceUID": job.uid, **self.info.zip_params},
+                {"SeriesInstanceUID": job.uid, **from_wire(self.info.zip, self.info.zip_params)},
                 zip_path,
                 progress=on_bytes,
                 durable=False,  # verified and deleted right away; the extracted files are what stays

@@ -113,11 +113,14 @@ class FakeTCIA:
                 return Response(401, b"", {"WWW-Authenticate": "Basic"})
         if api.auth.kind == "oauth2_password":
             header = request.headers.get("authorization", "")
-            if not header:  # NBIA v1/v2 code has no null check: an NPE, mapped to 500 text/plain
+            if not header and not api.auth.optional:
+                # NBIA v1/v2 code has no null check: an NPE, mapped to 500 text/plain.
                 return Response(
                     500, b"Server was not able to process your request\nnull", {"Content-Type": "text/plain"}
                 )
-            if header.removeprefix("Bearer ") not in self.tokens:
+            # v4: no header (or "Bearer undefined") runs as the guest; any other token must be valid.
+            token = header.removeprefix("Bearer ")
+            if header and token != "undefined" and token not in self.tokens:
                 return Response(401, b"", {})
         pairs = list(request.query) + (request.form if endpoint.method == "POST" else [])
         problem = _validate(endpoint, pairs)

@@ -133,7 +133,7 @@ def cases(samples: dict[str, Any]) -> list[Case]:
             "get_series_metadata",
             {"series_instance_uids": [UID, "1.2.3"]},
             "getSeriesMetadata",
-            [("list", UID), ("list", "1.2.3")],
+            [("list", f"{UID},1.2.3")],  # one comma-joined value: one query on the server
             samples["v4.getSeriesMetadata.csv_header"]["body_text"],
             http_method="POST",
             headers={"Content-Type": "text/csv"},
@@ -187,7 +187,7 @@ def cases(samples: dict[str, Any]) -> list[Case]:
         ),
         Case(
             "get_manifest_for_collection",
-            {"collection": "C", "include_annotation": "true"},
+            {"collection": "C", "include_annotation": True},
             "getManifestForCollection",
             [("collection", "C"), ("includeAnnotation", "true")],
             samples["adv.getManifestForSimpleSearch"]["body_text"],
@@ -195,15 +195,16 @@ def cases(samples: dict[str, Any]) -> list[Case]:
         ),
         Case(
             "get_manifest_from_patient_study_series",
-            {"patient_ids": ["P1", "P2"], "series_uids": [UID], "any_or_all": "any"},
+            {"patient_ids": ["P1", "P2"], "series_uids": [UID]},
             "getManifestFromPatientStudySeries",
-            [("patientIDs", "P1"), ("patientIDs", "P2"), ("seriesUIDs", UID), ("anyOrAll", "any")],
+            # One comma-joined value each: the server keeps only the first of repeated values.
+            [("patientIDs", "P1,P2"), ("seriesUIDs", UID)],
             samples["adv.getManifestForSimpleSearch"]["body_text"],
             http_method="POST",
         ),
         Case(
             "get_manifest_text",
-            {"series_instance_uids": [UID], "include_annotation": "false"},
+            {"series_instance_uids": [UID], "include_annotation": False},
             "getManifestText",
             [("list", UID), ("includeAnnotation", "false")],
             samples["adv.getManifestForSimpleSearch"]["body_text"],
@@ -256,21 +257,23 @@ def test_series_fields_and_dates(samples: dict[str, Any]) -> None:
 
 def test_series_metadata_csv_is_parsed_into_typed_rows() -> None:
     columns = ["PatientID", "SeriesInstanceUID", "ImageCount", "FileSize", "AnnotationsFlag"]
-    columns += ["PixelSpacing(mm)-Row", "SeriesNumber"]
+    columns += ["PixelSpacing(mm)-Row", "SeriesNumber", "SliceThickness(mm)"]
     rows = [
-        ["STS_010", "1.2.3", "48", "25273786", "false", "0.9375", "300.000000"],
-        ["STS_011", "1.2.4", "", "", "1", "", ""],
+        ["STS_010", "1.2.3", "48", "25273786", "false", "0.9375", "300.000000", "5.0"],
+        # GROUP_CONCAT(DISTINCT ... SEPARATOR ', '): a series whose images differ.
+        ["STS_011", "1.2.4", "", "", "1", "0.703125, 0.78125", "", "1.25, 2.5, 5.0"],
     ]
     text = "".join(",".join(f'"{cell}"' for cell in line) + "\n" for line in [columns, *rows])
     case = Case(
         "get_series_metadata",
         {"series_instance_uids": ["1.2.3", "1.2.4"]},
         "getSeriesMetadata",
-        [("list", "1.2.3"), ("list", "1.2.4")],
+        [("list", "1.2.3,1.2.4")],
         text,
         http_method="POST",
     )
-    rows, _ = call(Client, BASE, case, "sync")
+    rows, request = call(Client, BASE, case, "sync")
+    assert sent_pairs(request) == case.wire
     assert rows == [
         SeriesMetadata(
             patient_id="STS_010",
@@ -278,17 +281,24 @@ def test_series_metadata_csv_is_parsed_into_typed_rows() -> None:
             image_count=48,
             file_size=25273786,
             annotations_flag=False,
-            pixel_spacing_mm_row=0.9375,
+            pixel_spacing_row_mm=(0.9375,),
             series_number=300,
+            slice_thickness_mm=(5.0,),
         ),
-        SeriesMetadata(patient_id="STS_011", series_instance_uid="1.2.4", annotations_flag=True),
+        SeriesMetadata(
+            patient_id="STS_011",
+            series_instance_uid="1.2.4",
+            annotations_flag=True,
+            pixel_spacing_row_mm=(0.703125, 0.78125),
+            slice_thickness_mm=(1.25, 2.5, 5.0),
+        ),
     ]
 
 
 def test_binary_endpoints(tmp_path: Path) -> None:
     zip_case = Case(
         "get_image",
-        {"series_instance_uid": UID, "new_file_names": "Yes", "include_md5": "yes", "to": tmp_path / "s.zip"},
+        {"series_instance_uid": UID, "new_file_names": True, "include_md5": True, "to": tmp_path / "s.zip"},
         "getImage",
         [("SeriesInstanceUID", UID), ("NewFileNames", "Yes"), ("IncludeMD5", "yes")],
         b"PK\x03\x04zip",
@@ -343,10 +353,26 @@ def test_unknown_parameter_400_keeps_the_server_sentence(samples: dict[str, Any]
     assert info.value.server_message.startswith("Invalid query parameter: 'collection'.")
 
 
+def test_series_metadata_from_a_server_before_2025_10_05_with_spaced_headers() -> None:
+    # V4_getSeriesMetadata.java before 3ca30907: spaced names, "Project" and "Collection URI".
+    header = ["Patient ID", "Series Instance UID", "Project", "Collection URI", "Pixel Spacing(mm)- Row"]
+    row = ["STS_010", "1.2.3", "Soft-tissue-Sarcoma", "https://doi.org/10.7937/x", "0.9375"]
+    text = ",".join(f'"{c}"' for c in header) + "\n" + ",".join(f'"{c}"' for c in row) + "\n"
+    case = Case(
+        "get_series_metadata", {"series_instance_uids": ["1.2.3"]}, "getSeriesMetadata", [], text, "POST"
+    )
+    (meta,), _ = call(Client, BASE, case, "sync")
+    assert meta.series_instance_uid == "1.2.3"
+    assert meta.collection == "Soft-tissue-Sarcoma"
+    assert meta.data_description_uri == "https://doi.org/10.7937/x"
+    assert meta.pixel_spacing_row_mm == (0.9375,)
+    assert meta.additional_properties == {}
+
+
 def test_series_metadata_csv_with_unknown_header_is_an_error() -> None:
     from tcia_sdk import ResponseDecodeError
 
-    text = '"Patient ID","Series Instance UID"\n"STS_010","1.2.3"\n'
+    text = '"Subject","Series"\n"STS_010","1.2.3"\n'
     case = Case(
         "get_series_metadata", {"series_instance_uids": ["1.2.3"]}, "getSeriesMetadata", [], text, "POST"
     )
