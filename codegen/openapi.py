@@ -436,7 +436,7 @@ def _field_schema(field: FieldIR) -> Json:
             description += f" The server may send the items joined by {field.separator!r} in one string."
     elif field.type in ("date", "datetime"):
         assert field.date_format is not None
-        schema: Json = {"type": "string", "x-date-format": field.date_format}
+        schema = {"type": "string", "x-date-format": field.date_format}
         if field.type == "date" and field.date_format == ISO_DATE:
             schema["format"] = "date"
         description += f" Wire format: {_human_date_format(field.date_format)}."
