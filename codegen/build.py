@@ -39,17 +39,23 @@ SCALAR_ITEMS = ("str", "int", "float", "bool")
 
 
 def _dependency_order(models: list[ModelIR]) -> list[ModelIR]:
-    """Models in spec order, except that a nested model comes before the models using it."""
+    """Models in spec order, except that a nested model comes before the models using it.
+
+    A model may contain itself (a tree node's children): cycles are simply not followed.
+    """
     by_name = {m.name: m for m in models}
     out: list[ModelIR] = []
     placed: set[str] = set()
+    visiting: set[str] = set()
 
-    def place(model: ModelIR, depth: int = 0) -> None:
-        if model.name in placed or depth > len(models):
+    def place(model: ModelIR) -> None:
+        if model.name in placed or model.name in visiting:
             return
+        visiting.add(model.name)
         for used in model.models_used:
             if used in by_name:
-                place(by_name[used], depth + 1)
+                place(by_name[used])
+        visiting.discard(model.name)
         placed.add(model.name)
         out.append(model)
 
@@ -60,6 +66,7 @@ def _dependency_order(models: list[ModelIR]) -> list[ModelIR]:
 
 class _Builder:
     def __init__(self, data: dict[str, Any], locator: Locator, spec_file: str, text: str) -> None:
+        self._models_by_name: dict[str, list[tuple[FieldIR, ...]]] = {}
         self.data = data
         self.loc = locator
         self.spec_file = spec_file
@@ -142,6 +149,7 @@ class _Builder:
             auth=AuthIR(
                 kind=auth["kind"],
                 optional=bool(auth.get("optional", False)),
+                anonymous_bearer=auth.get("anonymous_bearer"),
                 header=auth.get("header"),
                 env=auth.get("env"),
                 required=bool(auth.get("required", False)),
@@ -166,6 +174,8 @@ class _Builder:
             download=download,
             servers=servers,
             base_url_env=api.get("base_url_env"),
+            json_style=api.get("json_style", "jettison"),
+            excluded=tuple(sorted(self.data.get("excluded", {}).items())),
         )
 
     def _servers(self, api: dict[str, Any], models: list[ModelIR]) -> tuple[ServerIR, ...]:
@@ -290,12 +300,14 @@ class _Builder:
                 if fspec.get("date_format") and ftype not in DATE_TYPES:
                     self.error((*fpath, "date_format"), "date_format applies only to date/datetime")
                 items, model_ref = fspec.get("items"), fspec.get("model")
+                if ftype == "map" and items not in SCALAR_ITEMS:
+                    self.error(fpath, "a map field needs `items:` str, int, float or bool (its values' type)")
                 if ftype == "list" and items is None:
                     self.error(fpath, "a list field needs `items:` (a scalar type or a model name)")
                 if ftype == "model" and model_ref is None:
                     self.error(fpath, "a model field needs `model:` (the nested model's name)")
-                if items is not None and ftype != "list":
-                    self.error((*fpath, "items"), "items applies to list fields")
+                if items is not None and ftype not in ("list", "map"):
+                    self.error((*fpath, "items"), "items applies to list and map fields")
                 if model_ref is not None and ftype != "model":
                     self.error((*fpath, "model"), "model applies to model fields")
                 if fspec.get("separator") is not None and (ftype != "list" or items not in SCALAR_ITEMS):
@@ -330,25 +342,8 @@ class _Builder:
                     )
                 )
             out.append(ModelIR(name=name, doc=spec["doc"], fields=tuple(fields)))
-        self._check_model_cycles(out, path=("models",))
+        self._models_by_name = {m.name: [m.fields] for m in out}
         return _dependency_order(out)
-
-    def _check_model_cycles(self, models: list[ModelIR], path: YamlPath) -> None:
-        """Nested models must form a tree: a model that contains itself cannot be decoded."""
-        uses = {m.name: set(m.models_used) for m in models}
-        for name in uses:
-            seen: set[str] = set()
-            stack = list(uses[name])
-            while stack:
-                current = stack.pop()
-                if current == name:
-                    self.error(
-                        (*path, name), f"model {name!r} contains itself, expected nesting without cycles"
-                    )
-                    break
-                if current not in seen:
-                    seen.add(current)
-                    stack.extend(uses.get(current, ()))
 
     def _param(self, entry: Any, path: YamlPath, shared: dict[str, Any], location: str) -> ParamIR | None:
         if isinstance(entry, str):
@@ -385,6 +380,10 @@ class _Builder:
         for key in ("wire_true", "wire_false"):
             if key in spec and ptype != "bool":
                 self.error(path, f"{key} applies to bool parameters")
+        if spec.get("internal") and spec.get("default") is None and spec.get("paging") != "start":
+            self.error(path, "an internal parameter needs a `default:` (what is always sent)")
+        if spec.get("paging") and ptype != "int":
+            self.error(path, "a paging parameter is an int")
         return ParamIR(
             wire=wire,
             python=python,
@@ -400,6 +399,9 @@ class _Builder:
             chunk=spec.get("chunk"),
             wire_true=spec.get("wire_true", "true"),
             wire_false=spec.get("wire_false", "false"),
+            default=spec.get("default"),
+            internal=bool(spec.get("internal", False)),
+            paging=spec.get("paging"),
         )
 
     def _endpoint(
@@ -425,21 +427,32 @@ class _Builder:
         seen_wire: set[str] = set()
         seen_python: set[str] = set()
         for index, entry in enumerate(spec.get("params", [])):
-            param = self._param(entry, (*path, "params", index), shared, location)
-            if param is None:
-                continue
-            if param.wire in seen_wire or param.python in seen_python:
+            where: YamlPath = (*path, "params", index)
+            if isinstance(entry, dict) and "criteria" in entry:
+                expanded = self._criteria(entry["criteria"], where, location)
+            else:
+                one = self._param(entry, where, shared, location)
+                expanded = [one] if one is not None else []
+            for param in expanded:
+                duplicate_wire = param.wire in seen_wire and param.criterion is None
+                if duplicate_wire or param.python in seen_python:
+                    self.error(
+                        where,
+                        f"parameter {param.wire!r} is listed twice, expected each parameter once",
+                    )
+                seen_wire.add(param.wire)
+                seen_python.add(param.python)
+                params.append(param)
+        for param in params:
+            if param.requires is not None and param.requires not in seen_python:
                 self.error(
-                    (*path, "params", index),
-                    f"parameter {param.wire!r} is listed twice, expected each parameter once",
+                    path, f"criterion {param.python!r} requires {param.requires!r}, which is not a parameter"
                 )
-            seen_wire.add(param.wire)
-            seen_python.add(param.python)
-            params.append(param)
         response = spec["response"]
         kind = response["kind"]
         model = response.get("model")
-        if kind in ("rows", "row"):
+        item_model = self._page(kind, response, path, params, model)
+        if kind in ("rows", "row", "object", "page"):
             if model is None:
                 self.error((*path, "response"), f"a {kind} response needs `model:`")
             elif model not in model_names:
@@ -454,10 +467,10 @@ class _Builder:
         body = response.get("body", "json")
         if body != "json" and kind not in ("rows", "row"):
             self.error((*path, "response", "body"), f"body: {body} applies to rows and row responses only")
+        if response.get("csv_header") and body != "csv":
+            self.error((*path, "response", "csv_header"), "csv_header applies to csv bodies")
         if kind not in ("binary", "text") and response.get("media_type"):
             self.error((*path, "response", "media_type"), "media_type applies to binary and text responses")
-        if kind != "binary" and response.get("content"):
-            self.error((*path, "response", "content"), "content applies to binary responses")
         if kind == "binary" and not response.get("media_type"):
             self.error((*path, "response"), "a binary response needs `media_type:`")
         endpoint_formats: tuple[str, ...] = ()
@@ -483,7 +496,105 @@ class _Builder:
             formats=endpoint_formats,
             body=body,
             content=response.get("content"),
+            page_items=response.get("items"),
+            page_total=response.get("total"),
+            page_size=response.get("page_size"),
+            item_model=item_model,
+            csv_header=tuple(response.get("csv_header", ())),
+            json_style=spec.get("json_style"),
         )
+
+    def _page(
+        self,
+        kind: str,
+        response: dict[str, Any],
+        path: YamlPath,
+        params: list[ParamIR],
+        model: str | None,
+    ) -> str | None:
+        """The item model of a page response, after checking its fields and paging parameters."""
+        page_keys = ("items", "total", "page_size")
+        if kind != "page":
+            for key in page_keys:
+                if key in response:
+                    self.error((*path, "response", key), f"{key} applies to page responses")
+            if any(p.paging for p in params):
+                self.error(path, "paging parameters belong to page responses")
+            return None
+        missing = [k for k in page_keys if k not in response]
+        if missing:
+            self.error((*path, "response"), f"a page response needs {', '.join(missing)}")
+            return None
+        roles = {p.paging for p in params}
+        if not {"start", "size"} <= roles:
+            self.error(path, "a page endpoint needs a `paging: start` and a `paging: size` parameter")
+        fields = {f.wire: f for m in self._models_by_name.get(model or "", ()) for f in m}
+        items = fields.get(response["items"])
+        if items is None or not items.items_is_model:
+            self.error(
+                (*path, "response", "items"),
+                f"{response['items']!r} is not a list-of-models field of {model}",
+            )
+            return None
+        total = fields.get(response["total"])
+        if total is None or total.type != "int":
+            self.error((*path, "response", "total"), f"{response['total']!r} is not an int field of {model}")
+        return items.items
+
+    def _criteria(self, name: str, path: YamlPath, location: str) -> list[ParamIR]:
+        """The parameters a criteria set gives an endpoint: one keyword argument per field."""
+        sets = self.data.get("criteria", {})
+        spec = sets.get(name)
+        if spec is None:
+            self.error(
+                path, f"unknown criteria set {name!r}, expected one of: {', '.join(sets) or 'none defined'}"
+            )
+            return []
+        out = []
+        for python, field in spec["fields"].items():
+            fpath: YamlPath = ("criteria", name, "fields", python)
+            keys = field["keys"]
+            roles = set(keys)
+            if roles not in ({"value"}, {"from", "to"}):
+                self.error((*fpath, "keys"), "keys: give `value`, or `from` and `to`")
+            if "from" in roles and field.get("many"):
+                self.error(fpath, "a range criterion takes one (from, to) pair, not many")
+            ftype = field["type"]
+            if ftype == "date" and not field.get("date_format"):
+                self.error(fpath, 'a date criterion needs `date_format:`, expected e.g. "%m-%d-%Y"')
+            if ftype == "enum" and not field.get("enum"):
+                self.error(fpath, "an enum criterion needs `enum:`")
+            if field.get("offset") and ftype != "int":
+                self.error((*fpath, "offset"), "offset applies to int criteria")
+            if field.get("upper") and ftype != "str":
+                self.error((*fpath, "upper"), "upper applies to str criteria")
+            final = field.get("name", python)
+            if not is_snake_identifier(final) or final in RESERVED_PARAMS:
+                self.error(fpath, f"{final!r} is not a usable keyword argument name")
+            out.append(
+                ParamIR(
+                    wire=keys.get("value") or keys.get("from", ""),
+                    python=final,
+                    type=ftype,
+                    required=False,
+                    location=location,
+                    doc=field["doc"],
+                    date_format=field.get("date_format"),
+                    enum=tuple(field.get("enum", ())),
+                    matches=field.get("matches"),
+                    wire_true=field.get("wire_true", "true"),
+                    wire_false=field.get("wire_false", "false"),
+                    criterion=field["criterion"],
+                    criterion_keys=tuple(sorted(keys.items())),
+                    type_key=spec["type_key"],
+                    many=bool(field.get("many", False)),
+                    upper=bool(field.get("upper", False)),
+                    offset=int(field.get("offset", 0)),
+                    requires=field.get("requires"),
+                )
+            )
+        # Several criteria share one wire key template: number them at run time, not here.
+        return out
 
 
 def build_api(data: dict[str, Any], locator: Locator, spec_file: str, text: str) -> ApiIR:

@@ -280,9 +280,22 @@ def _rename_detail(old: _Named, new: _Named) -> str:
 # -- parameters ---------------------------------------------------------------------------------
 
 
+def _diffable(params: Sequence[ParamIR]) -> list[ParamIR]:
+    """The parameters callers see, criteria named by their kind (they share wire keys like value{i})."""
+    out = []
+    for param in params:
+        if param.internal or param.paging == "start":
+            continue  # not a keyword argument
+        if param.criterion is not None:
+            param = attrs.evolve(param, wire=f"{param.type_key}={param.criterion}")
+        out.append(param)
+    return out
+
+
 def _param_changes(
     endpoint: str, old: Sequence[ParamIR], new: Sequence[ParamIR], *, compare_location: bool
 ) -> list[Change]:
+    old, new = _diffable(old), _diffable(new)
     same, renamed, added = _match(old, new, (_same_name, _both_dates))
     changes: list[Change] = []
     for param in old:
@@ -328,6 +341,15 @@ def _param_attribute_changes(
     if compare_location and old.location != new.location:
         detail = f"{subject} is sent in the {new.location} (was the {old.location})"
         changes.append(Change("param-location-changed", endpoint, subject, detail, True))
+    if old.repeated and new.repeated and old.explode != new.explode:
+        style = "one comma-joined value" if not new.explode else "one key=value pair per item"
+        changes.append(
+            Change("param-style-changed", endpoint, subject, f"{subject} is sent as {style}", False)
+        )
+    if old.type == new.type == "bool" and (old.wire_true, old.wire_false) != (new.wire_true, new.wire_false):
+        now, was = f"{new.wire_true!r}/{new.wire_false!r}", f"{old.wire_true!r}/{old.wire_false!r}"
+        detail = f"{subject} is sent as {now} (was {was})"
+        changes.append(Change("param-wire-values-changed", endpoint, subject, detail, False))
     return changes
 
 

@@ -19,6 +19,7 @@ FIELD_ANNOTATIONS = {
     "bool": "bool",
     "date": "datetime.date",
     "datetime": "datetime.datetime",
+    "json": "Any",
 }
 
 
@@ -38,13 +39,35 @@ class ParamIR:
     chunk: int | None = None  # at most this many items per request
     wire_true: str | None = "true"  # bool: the wire value of True (None: leave the key out)
     wire_false: str | None = "false"
+    default: str | None = None  # wire value sent when the caller gives none
+    internal: bool = False  # not a keyword argument (always its default, or set by the pager)
+    paging: str | None = None  # "start" or "size" of a page endpoint
+    # An indexed search criterion (NBIA simple search): its kind, companion keys and options.
+    criterion: str | None = None
+    criterion_keys: tuple[tuple[str, str], ...] = ()  # (role, key with {i}): value, or from and to
+    type_key: str | None = None  # criteriaType{i}
+    many: bool = False
+    upper: bool = False
+    offset: int = 0
+    requires: str | None = None  # the python name of a criterion that must come with this one
+
+    @property
+    def is_range(self) -> bool:
+        return any(role == "from" for role, _ in self.criterion_keys)
+
+    @property
+    def scalar_annotation(self) -> str:
+        if self.type == "enum":
+            return "Literal[" + ", ".join(_literal(v) for v in self.enum) + "]"
+        return PARAM_ANNOTATIONS[self.type]
 
     @property
     def annotation(self) -> str:
-        if self.type == "enum":
-            base = "Literal[" + ", ".join(_literal(v) for v in self.enum) + "]"
-        else:
-            base = PARAM_ANNOTATIONS[self.type]
+        base = self.scalar_annotation
+        if self.criterion is not None:
+            if self.is_range:
+                return f"tuple[{base}, {base}]"
+            return f"{base} | Sequence[{base}]" if self.many else base
         if self.repeated:
             base = f"Sequence[{base}]"
         return base
@@ -70,6 +93,8 @@ class FieldIR:
     def annotation(self) -> str:
         if self.type == "model":
             return str(self.model)
+        if self.type == "map":
+            return f"Mapping[str, {FIELD_ANNOTATIONS[str(self.items)]}]"
         if self.type == "list":
             item = str(self.items) if self.items_is_model else FIELD_ANNOTATIONS[str(self.items)]
             return f"tuple[{item}, ...]"
@@ -90,6 +115,10 @@ class FieldIR:
         """The type of this field in the msgspec wire struct: exactly what the fast path accepts."""
         if self.type == "model":
             return f"_{self.model}Wire | None"
+        if self.type == "map":
+            return f"dict[str, {_WIRE_SCALARS[str(self.items)]}] | None"
+        if self.type == "json":
+            return "Any"
         if self.type == "list":
             if self.items_is_model:
                 return f"tuple[_{self.items}Wire, ...] | None"
@@ -178,7 +207,18 @@ class EndpointIR:
     in_memory: bool = False
     formats: tuple[str, ...] = ()
     body: str = "json"  # rows/row: "json", or "csv" parsed by its header
-    content: str | None = None  # binary: series-zip, series-zip-md5 or dicom-instance
+    content: str | None = None  # what the fake server builds (series-zip, patient-search, ...)
+    page_items: str | None = None  # page: wire field of the page model listing the results
+    page_total: str | None = None  # page: wire field holding the total over all pages
+    page_size: int | None = None
+    item_model: str | None = None  # page: the model of one result
+    csv_header: tuple[str, ...] = ()  # the server's literal (wrong) header: read cells by position
+    json_style: str | None = None
+
+    @property
+    def exposed_params(self) -> tuple[ParamIR, ...]:
+        """The keyword arguments of the method (internal ones and the page offset are not)."""
+        return tuple(p for p in self.params if not p.internal and p.paging != "start")
 
     @property
     def constant(self) -> str:
@@ -202,6 +242,12 @@ class EndpointIR:
             return "list[str]"
         if self.kind == "text":
             return "str"
+        if self.kind == "object":
+            return str(self.model)
+        if self.kind == "strings":
+            return "list[str]"
+        if self.kind == "page":
+            return f"{self.item_model}, {self.model}"
         return "Download"
 
 
@@ -209,6 +255,7 @@ class EndpointIR:
 class AuthIR:
     kind: str
     optional: bool = False
+    anonymous_bearer: str | None = None
     header: str | None = None
     env: str | None = None
     required: bool = False
@@ -272,6 +319,8 @@ class ApiIR:
     download: DownloadIR | None = None
     servers: tuple[ServerIR, ...] = ()
     base_url_env: str | None = None
+    json_style: str = "jettison"
+    excluded: tuple[tuple[str, str], ...] = ()  # server endpoints left out, with the reason
 
     def endpoint(self, wire: str) -> EndpointIR:
         return next(e for e in self.endpoints if e.wire == wire)

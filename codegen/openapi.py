@@ -43,6 +43,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
+import attrs
+
 from .diagnostics import SpecError
 from .files import load_api
 from .ir import ApiIR, EndpointIR, FieldIR, ModelIR, ParamIR
@@ -223,7 +225,7 @@ def _query_parameter(param: ParamIR) -> Json:
         "in": "query",
         "required": param.required,
         "description": param.doc.strip(),
-        "schema": _param_schema(param),
+        "schema": _defaults(param, _param_schema(param)),
         "x-python-name": param.python,
     }
     if param.repeated:
@@ -253,11 +255,15 @@ def _form_body(endpoint: EndpointIR) -> Json | None:
     form = [p for p in endpoint.params if p.location == "form"]
     if not form:
         return None
+    plain = [p for p in form if p.criterion is None]
     schema: Json = {
         "type": "object",
-        "properties": {p.wire: _form_property(p) for p in form},
+        "properties": {p.wire: _form_property(p) for p in plain},
     }
-    required = [p.wire for p in form if p.required]
+    criteria = [p for p in form if p.criterion is not None]
+    if criteria:
+        schema["patternProperties"], schema["x-criteria"] = _criteria_schema(criteria)
+    required = [p.wire for p in plain if p.required]
     if required:
         schema["required"] = required
     media: Json = {"schema": schema}
@@ -268,7 +274,42 @@ def _form_body(endpoint: EndpointIR) -> Json | None:
 
 
 def _form_property(param: ParamIR) -> Json:
-    return {**_param_schema(param), "description": param.doc.strip(), "x-python-name": param.python}
+    out = {**_param_schema(param), "description": param.doc.strip(), "x-python-name": param.python}
+    return _defaults(param, out)
+
+
+def _defaults(param: ParamIR, out: Json) -> Json:
+    if param.default is not None:
+        out["default"] = param.default
+    if param.internal:
+        out["x-internal"] = True  # always sent with its default; not an SDK argument
+    if param.paging:
+        out["x-paging"] = param.paging
+    return out
+
+
+def _criteria_schema(criteria: list[ParamIR]) -> tuple[Json, Json]:
+    """Indexed criteria: key patterns (criteriaType0, value0, ...) and each kind's description."""
+    type_key = str(criteria[0].type_key)
+    patterns: Json = {
+        "^" + type_key.replace("{i}", "[0-9]+") + "$": {
+            "type": "string",
+            "enum": sorted({str(p.criterion) for p in criteria}),
+            "description": "The kind of criterion number i; numbered from 0 without gaps.",
+        }
+    }
+    kinds: Json = {}
+    for param in criteria:
+        for _role, key in param.criterion_keys:
+            patterns.setdefault("^" + key.replace("{i}", "[0-9]+") + "$", {"type": "string"})
+        kinds[str(param.criterion)] = {
+            "keys": dict(param.criterion_keys),
+            "description": param.doc.strip(),
+            "x-python-name": param.python,
+            "schema": _param_schema(attrs.evolve(param, repeated=False)),
+            "many": param.many,
+        }
+    return patterns, kinds
 
 
 def _param_schema(param: ParamIR) -> Json:
@@ -323,6 +364,23 @@ def _success(api: ApiIR, endpoint: EndpointIR) -> Json:
     if endpoint.kind == "text":
         media_type = endpoint.media_type or "text/plain"
         return {"description": "Text.", "content": {media_type: {"schema": {"type": "string"}}}}
+    if endpoint.kind in ("object", "page"):
+        ref: Json = {"$ref": f"#/components/schemas/{endpoint.model}"}
+        what = "One page of results" if endpoint.kind == "page" else f"One {endpoint.model} object"
+        out: Json = {
+            "description": f"{what} (not an array).",
+            "content": {"application/json": {"schema": ref}},
+        }
+        if endpoint.kind == "page":
+            out["x-page"] = {
+                "items": endpoint.page_items,
+                "total": endpoint.page_total,
+                "page_size": endpoint.page_size,
+            }
+        return out
+    if endpoint.kind == "strings":
+        schema: Json = {"type": "array", "items": {"type": "string"}}
+        return {"description": "An array of strings.", "content": {"application/json": {"schema": schema}}}
     return {
         "description": _tabular_description(api, endpoint),
         "content": _tabular_content(api, endpoint),
@@ -434,6 +492,10 @@ def _field_schema(field: FieldIR) -> Json:
         if field.separator is not None:
             schema = {"anyOf": [schema, {"type": "string"}], "x-separator": field.separator}
             description += f" The server may send the items joined by {field.separator!r} in one string."
+    elif field.type == "map":
+        schema = {"type": "object", "additionalProperties": {"type": SCALAR_TYPES[str(field.items)]}}
+    elif field.type == "json":
+        schema = {}
     elif field.type in ("date", "datetime"):
         assert field.date_format is not None
         schema = {"type": "string", "x-date-format": field.date_format}

@@ -136,7 +136,7 @@ def render_package(api: ApiIR) -> dict[str, str]:
     return files
 
 
-def method_shapes(endpoint: EndpointIR, raw: bool) -> tuple[list[Shape], Shape]:
+def method_shapes(endpoint: EndpointIR, raw: bool, is_async: bool = False) -> tuple[list[Shape], Shape]:
     """The overloads and the implementation signature of one endpoint method.
 
     A shape is (format annotation, destination annotation, return annotation); the overloads let
@@ -148,6 +148,11 @@ def method_shapes(endpoint: EndpointIR, raw: bool) -> tuple[list[Shape], Shape]:
         return f"RawResponse[{ret}]" if raw else ret
 
     result = endpoint.result_annotation
+    if endpoint.kind == "page":
+        if raw:  # the raw twin answers the first page
+            return [], (None, None, wrap(str(endpoint.model)))
+        pager = "_rt.AsyncPager" if is_async else "_rt.Pager"
+        return [], (None, None, f"{pager}[{result}]")
     if endpoint.formats:
         typed = endpoint.formats[0]
         text = ", ".join(pystr(f) for f in endpoint.text_formats)

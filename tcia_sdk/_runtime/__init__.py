@@ -20,6 +20,7 @@ from .decode import Rows
 from .endpoint import ApiInfo, AuthInfo, DownloadInfo, Endpoint, Field, ModelInfo, Param, ServerInfo
 from .hooks import Hooks, RequestEvent, ResponseEvent
 from .limits import Limits
+from .paging import AsyncPager, Pager
 from .response import RawResponse
 from .retry import RetryPolicy
 from .structure import EMPTY_EXTRAS, OddValue, odd_values, unstructure
@@ -38,6 +39,7 @@ __all__ = [
     "ApiInfo",
     "ApiKeyAuth",
     "AsyncAPIClient",
+    "AsyncPager",
     "Auth",
     "AuthInfo",
     "BOOLISH",
@@ -56,6 +58,7 @@ __all__ = [
     "ModelInfo",
     "OAuth2PasswordAuth",
     "OddValue",
+    "Pager",
     "Param",
     "RawResponse",
     "RequestEvent",

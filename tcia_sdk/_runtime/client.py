@@ -58,6 +58,7 @@ from .decode import EXCERPT_LIMIT, DecodeContext, decode_csv_result, decode_json
 from .endpoint import ApiInfo, DownloadInfo, Endpoint
 from .hooks import Hooks, RequestEvent, ResponseEvent
 from .limits import Limits, RateMonitor
+from .paging import AsyncPager, Pager
 from .params import chunks, encode_params
 from .redact import Redactor, install_log_filter
 from .response import RawResponse, server_message
@@ -548,6 +549,13 @@ def check_retries(value: int) -> int:
     return value
 
 
+def _first_page(endpoint: Endpoint) -> dict[str, object]:
+    """The paging arguments of the first page (to check a pager's arguments before iterating)."""
+    return {
+        p.wire: 0 if p.paging == "start" else (endpoint.page_size or 1) for p in endpoint.params if p.paging
+    }
+
+
 def _is_form(endpoint: Endpoint, wire: str) -> bool:
     for param in endpoint.params:
         if param.wire == wire:
@@ -710,6 +718,26 @@ class SyncAPIClient(BaseAPIClient):
             for part in parts
         ]
         return raws[0] if len(raws) == 1 else self._joined(raws)
+
+    def _paginate(
+        self,
+        endpoint: Endpoint,
+        args: Mapping[str, object],
+        *,
+        timeout: TimeoutTypes | None = None,
+        max_retries: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+    ) -> Pager[Any, Any]:
+        """Every result of a paged endpoint, fetched page by page as the caller iterates."""
+        options = {
+            "timeout": timeout,
+            "max_retries": max_retries,
+            "extra_headers": extra_headers,
+            "extra_query": extra_query,
+        }
+        encode_params(endpoint, {**_first_page(endpoint), **args})  # argument errors now, not later
+        return Pager(self, endpoint, args, options)
 
     def _call_one(self, call: _Call) -> RawResponse[Any]:
         attempt = hops = 0
@@ -969,6 +997,26 @@ class AsyncAPIClient(BaseAPIClient):
             )
             raws.append(await self._call_one(call))
         return raws[0] if len(raws) == 1 else self._joined(raws)
+
+    def _paginate(
+        self,
+        endpoint: Endpoint,
+        args: Mapping[str, object],
+        *,
+        timeout: TimeoutTypes | None = None,
+        max_retries: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, str] | None = None,
+    ) -> AsyncPager[Any, Any]:
+        """Every result of a paged endpoint: ``async for`` fetches page after page."""
+        options = {
+            "timeout": timeout,
+            "max_retries": max_retries,
+            "extra_headers": extra_headers,
+            "extra_query": extra_query,
+        }
+        encode_params(endpoint, {**_first_page(endpoint), **args})  # argument errors now, not later
+        return AsyncPager(self, endpoint, args, options)
 
     async def _call_one(self, call: _Call) -> RawResponse[Any]:
         attempt = hops = 0

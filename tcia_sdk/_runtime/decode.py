@@ -234,12 +234,54 @@ def decode_json_result(ctx: DecodeContext) -> Any:
     endpoint = ctx.endpoint
     if endpoint.result == "values":
         return [] if _empty(ctx) else _values(ctx, load_json(ctx))
+    if endpoint.result == "strings":
+        return [] if _empty(ctx) else _strings(ctx, load_json(ctx))
     model = endpoint.model
     assert model is not None
+    if endpoint.result in ("object", "page"):
+        return decode_object(ctx, model)
     rows = decode_rows(ctx, model)
     if endpoint.result == "rows":
         return rows
     return _one(ctx, model, rows)
+
+
+def decode_object(ctx: DecodeContext, model: ModelInfo) -> Any:
+    """A body holding one JSON object (not an array) as ``model``; no data (an empty body or a JSON
+    null, as getSharedList answers an unknown name) is the model with every field None."""
+    if _empty(ctx) or ctx.response.content.strip() == b"null":
+        return model.cls()
+    fast = _fast(model)
+    if fast is not None:
+        try:
+            return fast.decode_one(ctx.response.content)
+        except Fallback:
+            pass
+    data = load_json(ctx)
+    if not isinstance(data, dict):
+        raise ctx.error(f"expected a JSON object, got {type(data).__name__}")
+    try:
+        obj = structure_row(model, data, ctx.reporter(model.name, 0))
+    except FieldError as exc:
+        raise ctx.row_error(model.name, 0, exc) from None
+    ctx.warn_odd()
+    return obj
+
+
+def _strings(ctx: DecodeContext, data: object) -> list[str]:
+    """A JSON array of strings (getCollectionSite); a non-string item is an odd value."""
+    if type(data) is not list:
+        raise ctx.error(f"expected a JSON array of strings, got {type(data).__name__}")
+    out: list[str] = []
+    for index, item in enumerate(data):
+        if type(item) is str:
+            out.append(item)
+        elif item is not None:
+            if ctx.strict:
+                raise ctx.error(f"item {index} is {_short(item)}, expected a string", value=item, row=index)
+            ctx.odd.append(OddValue("str", index, "", item, "a string"))
+    ctx.warn_odd()
+    return out
 
 
 def _one(ctx: DecodeContext, model: ModelInfo, rows: Sequence[Any]) -> Any:
@@ -310,6 +352,10 @@ def decode_csv_result(ctx: DecodeContext) -> Any:
 def _csv_rows(
     ctx: DecodeContext, model: ModelInfo, header: list[str], reader: Iterator[list[str]]
 ) -> Rows[Any]:
+    if ctx.endpoint.csv_header and header == list(ctx.endpoint.csv_header):
+        # The server's known-wrong header (its names are shifted against its cells): read the
+        # cells by position, in the model's field order. Any other header is read by name.
+        header = [f.wire for f in model.fields][: len(header)]
     position = {name: i for i, name in reversed(list(enumerate(header)))}  # the first of duplicates
     columns: list[int] = []
     for field in model.fields:
@@ -365,6 +411,7 @@ __all__ = [
     "Rows",
     "decode_csv_result",
     "decode_json_result",
+    "decode_object",
     "decode_rows",
     "excerpt",
     "load_json",

@@ -15,8 +15,8 @@ from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
 ParamType = Literal["str", "int", "float", "bool", "date", "enum"]
-FieldType = Literal["str", "int", "float", "bool", "date", "datetime", "list", "model"]
-ResultKind = Literal["rows", "row", "values", "binary", "text"]
+FieldType = Literal["str", "int", "float", "bool", "date", "datetime", "list", "model", "map", "json"]
+ResultKind = Literal["rows", "row", "values", "binary", "text", "object", "strings", "page"]
 EmptyResult = Literal["empty_array", "empty_body"]
 AuthKind = Literal["none", "api_key", "oauth2_password"]
 
@@ -44,6 +44,16 @@ class Param(NamedTuple):
     chunk: int | None = None
     true_value: str | None = "true"
     false_value: str | None = "false"
+    default: str | None = None
+    internal: bool = False
+    paging: Literal["start", "size"] | None = None
+    criterion: str | None = None
+    criterion_keys: tuple[tuple[str, str], ...] = ()
+    type_key: str | None = None
+    many: bool = False
+    upper: bool = False
+    offset: int = 0
+    requires: str | None = None
 
 
 class Field(NamedTuple):
@@ -108,6 +118,7 @@ class AuthInfo(NamedTuple):
     guest_username: str | None = None
     required: bool = False
     optional: bool = False
+    anonymous_bearer: str | None = None
 
 
 class ServerInfo(NamedTuple):
@@ -142,6 +153,7 @@ class ApiInfo(NamedTuple):
     api_version: str = ""
     servers: tuple[ServerInfo, ...] = ()
     base_url_env: str | None = None
+    json_style: Literal["jettison", "jackson", "jackson_non_null", "gson"] = "jettison"
 
     def server(self, name: str) -> ServerInfo | None:
         return next((s for s in self.servers if s.name == name), None)
@@ -189,8 +201,13 @@ class Endpoint(NamedTuple):
     idempotent: bool = True
     media_type: str | None = None
     body: Literal["json", "csv"] = "json"
-    content: Literal["series-zip", "series-zip-md5", "dicom-instance"] | None = None
+    content: str | None = None  # what the fake server builds: series-zip, patient-search, ...
     doc: str = ""
+    page_items: str | None = None  # page: the wire field of the page model listing the results
+    page_total: str | None = None  # page: the wire field with the number of results on all pages
+    page_size: int | None = None
+    csv_header: tuple[str, ...] = ()  # the server's literal header when its names are wrong
+    json_style: Literal["jettison", "jackson", "jackson_non_null", "gson"] | None = None
 
     @property
     def required_params(self) -> tuple[Param, ...]:

@@ -89,13 +89,22 @@ def _items(endpoint: Endpoint, param: Param, value: object) -> list[str]:
 
 
 def encode_params(endpoint: Endpoint, values: Mapping[str, object]) -> WireParams:
-    """Encode the call's arguments (keyed by wire name) into ordered wire pairs; None means absent."""
+    """Encode the call's arguments into ordered wire pairs; None means absent.
+
+    Arguments are keyed by wire name, and criteria by their Python name (they share wire keys).
+    """
     out: WireParams = []
+    criteria: list[tuple[Param, object]] = []
     for param in endpoint.params:
+        if param.criterion is not None:
+            criteria.append((param, values.get(param.python)))
+            continue
         value = values.get(param.wire)
         if value is None:
-            if param.required:
+            if param.required and param.default is None:
                 raise TypeError(f"{_where(endpoint, param)} is required")
+            if param.default is not None:
+                out.append((param.wire, param.default))
             continue
         if param.repeated:
             items = _items(endpoint, param, value)
@@ -107,7 +116,64 @@ def encode_params(endpoint: Endpoint, values: Mapping[str, object]) -> WireParam
         encoded = _encode_one(endpoint, param, value)
         if encoded is not None:
             out.append((param.wire, encoded))
+    if criteria:
+        out.extend(_encode_criteria(endpoint, criteria))
     return out
+
+
+def _encode_criteria(endpoint: Endpoint, criteria: list[tuple[Param, object]]) -> WireParams:
+    """Indexed criteria: each value its own criterion, numbered 0, 1, 2... with no gap (the server
+    stops at the first missing index, so a gap would silently drop the rest)."""
+    given = {param.python for param, value in criteria if value is not None}
+    out: WireParams = []
+    index = 0
+    for param, value in criteria:
+        if value is None:
+            continue
+        if param.requires is not None and param.requires not in given:
+            raise ValueError(
+                f"{_where(endpoint, param)} needs {param.requires} too (the server fails without it)"
+            )
+        assert param.type_key is not None
+        for item in _criterion_values(endpoint, param, value):
+            out.append((param.type_key.format(i=index), param.criterion or ""))
+            out.extend((key.format(i=index), text) for key, text in item)
+            index += 1
+    return out
+
+
+def _criterion_values(endpoint: Endpoint, param: Param, value: object) -> list[list[tuple[str, str]]]:
+    """The companion pairs of each criterion ``value`` stands for (one per item when ``many``)."""
+    keys = dict(param.criterion_keys)
+    if "from" in keys:
+        if not isinstance(value, tuple | list) or len(value) != 2:
+            raise TypeError(f"{_where(endpoint, param)} must be a (from, to) pair, not {_type_name(value)}")
+        low, high = (_criterion_one(endpoint, param, v) for v in value)
+        if low is None or high is None:
+            raise ValueError(f"{_where(endpoint, param)} needs both ends of the range")
+        return [[(keys["from"], low), (keys["to"], high)]]
+    items: list[object]
+    if param.many and not isinstance(value, str) and isinstance(value, Sequence | set | frozenset):
+        items = list(value)
+        if not items:
+            raise ValueError(f"{_where(endpoint, param)} must not be an empty list")
+    else:
+        items = [value]
+    out = []
+    for item in items:
+        text = _criterion_one(endpoint, param, item)
+        if text is not None:
+            out.append([(keys["value"], text)])
+    return out
+
+
+def _criterion_one(endpoint: Endpoint, param: Param, value: object) -> str | None:
+    if param.type == "int" and param.offset and isinstance(value, int) and not isinstance(value, bool):
+        value = value + param.offset
+    text = _encode_one(endpoint, param, value)
+    if text is not None and param.upper:
+        text = text.upper()
+    return text
 
 
 def chunked_param(endpoint: Endpoint) -> Param | None:

@@ -112,6 +112,10 @@ def expected(field: Field) -> str:
         return what + (" (or a string holding one)" if field.coerce_from_string else "")
     if field.type in ("date", "datetime"):
         return f"a {field.type} in the format {field.date_format}"
+    if field.type == "map":
+        return f"an object of {field.items} values"
+    if field.type == "json":
+        return "any JSON value"
     if field.type == "list":
         joined = f" or one string joined by {field.separator!r}" if field.separator else ""
         return f"a list of {field.items}{joined}"
@@ -170,6 +174,20 @@ def convert(
         if not isinstance(value, dict):
             raise FieldError(field.wire, value, expected(field))
         return structure_row(registry[field.model], value, _nested(report, field.wire), from_text=False)
+    if field.type == "json":
+        return value
+    if field.type == "map":
+        assert field.items is not None
+        if not isinstance(value, dict):
+            raise FieldError(field.wire, value, expected(field))
+        try:
+            return {
+                str(k): convert_scalar(field, field.items, v, False)
+                for k, v in value.items()
+                if v is not None
+            }
+        except FieldError:
+            raise FieldError(field.wire, value, expected(field)) from None
     if field.type == "list":
         assert field.items is not None
         items: Sequence[object]

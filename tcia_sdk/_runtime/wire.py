@@ -101,8 +101,8 @@ def split_memo(separator: str, items: str) -> Memo:
     return memo
 
 
-def text_unsupported(text: str) -> None:
-    """A CSV cell of a field CSV cannot carry (a nested object): fine when empty, else Fallback."""
+def text_unsupported(text: str) -> Any:
+    """A CSV cell of a field CSV cannot carry (a nested object): None when empty, else Fallback."""
     if text:
         raise Fallback
     return None
@@ -146,6 +146,7 @@ class FastDecoder:
         self._current = self._canonical
         self._variants: dict[tuple[tuple[tuple[str, str], ...], tuple[str, ...]], _Shape] = {}
         self._lock = threading.Lock()
+        self._one: Any = None  # the decoder of a single object, made on first use
 
     def decode_rows(self, body: bytes) -> list[Any]:
         """Every row of a JSON array body as the model; Fallback if the fast path cannot."""
@@ -172,6 +173,19 @@ class FastDecoder:
         if shape.get_extras is not None:
             _attach_extras(rows, structs, shape)
         return rows
+
+    def decode_one(self, body: bytes) -> Any:
+        """A body holding one JSON object as the model; Fallback if the fast path cannot."""
+        import msgspec
+
+        decoder = self._one
+        if decoder is None:
+            decoder = self._one = msgspec.json.Decoder(self._canonical.struct)
+        try:
+            struct = decoder.decode(body)
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+            raise Fallback from None
+        return self.build(struct)
 
     def _learn(self, shape: _Shape, key: str) -> _Shape:
         """The variant of ``shape`` that also reads ``key``; Fallback when none can."""

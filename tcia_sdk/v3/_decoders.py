@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import operator
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import msgspec
 
@@ -24,8 +25,8 @@ from . import models as _m
 
 __all__ = ["DECODERS"]
 
-# Keep the imports used even when a spec has no ISO date field.
-_ = datetime
+# Keep the imports used even when a spec has no ISO date or JSON field.
+_ = (datetime, Any)
 _DATE_0 = _rt.date_memo("date", "%Y-%m-%d")
 _DATE_1 = _rt.date_memo("datetime", "%Y-%m-%d %H:%M:%S.%f")
 
