@@ -1,4 +1,8 @@
-"""YAML -> plain data, remembering the line of every path and refusing duplicate keys."""
+"""YAML -> plain data, remembering the line of every path and refusing duplicate keys.
+
+Spec files are trusted less than the code that reads them: what a spec never needs and a hostile
+file would use is refused at the node where it appears, as a diagnostic, never expanded.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,10 @@ from typing import Any
 import attrs
 import yaml
 
-from .diagnostics import Diagnostic, Locator, SpecError, YamlPath
+from .diagnostics import Diagnostic, Locator, PathPart, SpecError, YamlPath
+
+NULL_TAG = "tag:yaml.org,2002:null"
+ANCHORS = "anchors and aliases (&x / *x) are not supported, expected plain values"
 
 
 @attrs.frozen
@@ -19,7 +26,7 @@ class LoadedSpec:
 
 def load_spec_text(text: str, file: str) -> LoadedSpec:
     """Parse one spec; raise SpecError listing every YAML-level problem."""
-    loader = yaml.SafeLoader(text)
+    loader = _Composer(text, file)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -36,11 +43,51 @@ def load_spec_text(text: str, file: str) -> LoadedSpec:
     if node is None:
         raise SpecError([Diagnostic(file, 1, (), "empty spec, expected a mapping")])
     lines: dict[YamlPath, int] = {}
-    problems: list[Diagnostic] = []
-    data = _convert(node, (), lines, problems, file, yaml.SafeLoader(""))
+    problems = loader.problems
+    data = _convert(node, (), lines, problems, file, loader)
     if problems:
         raise SpecError(problems)
     return LoadedSpec(data, Locator(file, lines), text)
+
+
+class _Composer(yaml.SafeLoader):
+    """PyYAML's safe loader, composing plain nodes only; problems are kept in ``problems``."""
+
+    def __init__(self, text: str, file: str) -> None:
+        super().__init__(text)
+        self.file = file
+        self.path: list[PathPart] = []  # of the node being composed, for diagnostics
+        self.problems: list[Diagnostic] = []
+        self._refused: set[str] = set()
+
+    def refuse(self, mark: yaml.Mark, message: str) -> None:
+        # Each kind once: a billion-laughs file would otherwise list every one of its aliases.
+        if message not in self._refused:
+            self._refused.add(message)
+            self.problems.append(Diagnostic(self.file, mark.line + 1, tuple(self.path), message))
+
+    def compose_node(self, parent: yaml.Node | None, index: int | yaml.Node | None) -> yaml.Node | None:
+        # index: the key node of a mapping value, the position of a list item, None for a key.
+        part = index.value if isinstance(index, yaml.ScalarNode) else index
+        if isinstance(part, (str, int)):
+            self.path.append(part)
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        mark = event.start_mark
+        assert isinstance(mark, yaml.Mark)  # the pure-Python parser marks every event
+        if isinstance(event, yaml.AliasEvent):
+            # Never looked up: expanding aliases is how a small file becomes a huge document.
+            self.get_event()  # type: ignore[no-untyped-call]
+            self.refuse(mark, ANCHORS)
+            node: yaml.Node | None = yaml.ScalarNode(NULL_TAG, "", mark, mark)
+        else:
+            if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
+                self.refuse(mark, ANCHORS)
+                event.anchor = None  # composed as a plain node, so never registered for aliases
+            # (the stub types index as int; PyYAML passes the key node for a mapping value)
+            node = super().compose_node(parent, index)  # type: ignore[arg-type]
+        if isinstance(part, (str, int)):
+            self.path.pop()
+        return node
 
 
 MERGED_BY_NAME = ("resources", "parameters", "models", "endpoints")

@@ -1,0 +1,72 @@
+"""Hostile or broken spec files end in diagnostics (file:line: yaml.path: message), quickly.
+
+Each spec is validated by ``python -m codegen validate`` in a subprocess that is killed after
+TIMEOUT seconds and may not use more than MEMORY bytes: a regression (a hang, a memory blow-up,
+a traceback) fails its test instead of stalling or swapping the whole suite.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 5
+MEMORY = 1 << 30
+CHILD = f"""\
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, ({MEMORY}, {MEMORY}))
+from codegen.cli import main
+raise SystemExit(main(["validate", sys.argv[1]]))
+"""
+
+HEAD = """\
+spec_version: 1
+api:
+  name: T
+  package: t
+  doc: d
+  base_url: https://example.invalid
+  auth: {kind: none}
+  empty_result: empty_body
+resources:
+  r: {path: q}
+"""
+
+
+def validate(tmp_path: Path, content: str | bytes) -> list[str]:
+    """The diagnostics `python -m codegen validate t.yaml` prints for ``content``."""
+    spec = tmp_path / "t.yaml"
+    spec.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, str(spec)],
+            cwd=ROOT,
+            capture_output=True,
+            encoding="utf-8",
+            env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+            timeout=TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"validating the spec took more than {TIMEOUT} s")
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr[-2000:]
+    return done.stderr.splitlines()
+
+
+def test_billion_laughs_is_refused_at_the_first_anchor(tmp_path: Path) -> None:
+    lines = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for level in range(1, 10):
+        previous = "a" if level == 1 else f"b{level - 1}"
+        lines.append(f"b{level}: &b{level} [{', '.join([f'*{previous}'] * 9)}]")
+    assert validate(tmp_path, "\n".join(lines) + "\n") == [
+        "t.yaml:1: a: anchors and aliases (&x / *x) are not supported, expected plain values"
+    ]
+    # An alias alone (to an undefined anchor) is refused the same way, at its own line and path.
+    assert validate(tmp_path, HEAD + "endpoints:\n  getX: [*nowhere]\n") == [
+        "t.yaml:12: endpoints.getX[0]: anchors and aliases (&x / *x) are not supported, expected plain values"
+    ]
