@@ -13,6 +13,8 @@ import yaml
 
 from .diagnostics import Diagnostic, Locator, PathPart, SpecError, YamlPath
 
+# Real specs nest 7 levels; PyYAML's composer and the converter recurse once per level.
+MAX_DEPTH = 64
 NULL_TAG = "tag:yaml.org,2002:null"
 ANCHORS = "anchors and aliases (&x / *x) are not supported, expected plain values"
 
@@ -57,6 +59,7 @@ class _Composer(yaml.SafeLoader):
         super().__init__(text)
         self.file = file
         self.path: list[PathPart] = []  # of the node being composed, for diagnostics
+        self.depth = 0
         self.problems: list[Diagnostic] = []
         self._refused: set[str] = set()
 
@@ -80,11 +83,18 @@ class _Composer(yaml.SafeLoader):
             self.refuse(mark, ANCHORS)
             node: yaml.Node | None = yaml.ScalarNode(NULL_TAG, "", mark, mark)
         else:
+            if self.depth == MAX_DEPTH:
+                # Stop here, before Python's recursion limit does, without reading further.
+                too_deep = f"nested more than {MAX_DEPTH} levels deep, expected a flatter spec"
+                problem = Diagnostic(self.file, mark.line + 1, tuple(self.path), too_deep)
+                raise SpecError([*self.problems, problem])
             if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
                 self.refuse(mark, ANCHORS)
                 event.anchor = None  # composed as a plain node, so never registered for aliases
+            self.depth += 1
             # (the stub types index as int; PyYAML passes the key node for a mapping value)
             node = super().compose_node(parent, index)  # type: ignore[arg-type]
+            self.depth -= 1
         if isinstance(part, (str, int)):
             self.path.pop()
         return node

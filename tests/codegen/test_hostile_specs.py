@@ -70,3 +70,17 @@ def test_billion_laughs_is_refused_at_the_first_anchor(tmp_path: Path) -> None:
     assert validate(tmp_path, HEAD + "endpoints:\n  getX: [*nowhere]\n") == [
         "t.yaml:12: endpoints.getX[0]: anchors and aliases (&x / *x) are not supported, expected plain values"
     ]
+
+
+def test_deep_nesting_is_refused_where_it_gets_too_deep(tmp_path: Path) -> None:
+    too_deep = "nested more than 64 levels deep, expected a flatter spec"
+    # 100,000 levels: PyYAML's composer (and the converter) recursed until RecursionError.
+    # Every node counts, keys too: the 65th level of a mapping is its key, reported at the mapping.
+    assert validate(tmp_path, "x: " + "[" * 100_000 + "]" * 100_000 + "\n") == [
+        f"t.yaml:1: x{'[0]' * 63}: {too_deep}"
+    ]
+    assert validate(tmp_path, "x: " + "{a: " * 100_000 + "1" + "}" * 100_000 + "\n") == [
+        f"t.yaml:1: x{'.a' * 62}: {too_deep}"
+    ]
+    block = "".join(f"{'  ' * level}k{level}:\n" for level in range(2_000))
+    assert validate(tmp_path, block) == [f"t.yaml:64: {'.'.join(f'k{n}' for n in range(63))}: {too_deep}"]
