@@ -172,6 +172,13 @@ class _Builder:
                 self.error((*path, key), f"{spec['metadata']!r} has no parameter {param!r}")
         if ("metadata_by" in spec) == ("metadata_list_param" in spec):
             self.error(path, "give exactly one of `metadata_by:` or `metadata_list_param:`")
+        chunk = spec.get("metadata_chunk")
+        if chunk is not None and not isinstance(chunk, int):
+            # JSON Schema's integer takes 100.0 and 1e+300 too: floats would reach the runtime.
+            self.error(
+                (*path, "metadata_chunk"),
+                f"{chunk!r} is not a whole number, expected an integer written without a decimal point",
+            )
         return DownloadIR(
             zip=spec["zip"],
             metadata=spec["metadata"],

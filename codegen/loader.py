@@ -15,7 +15,10 @@ from .diagnostics import Diagnostic, Locator, PathPart, SpecError, YamlPath
 
 # Real specs nest 7 levels; PyYAML's composer and the converter recurse once per level.
 MAX_DEPTH = 64
+# A spec's numbers are counts and versions; 32 characters hold any 64-bit integer or double.
+MAX_NUMBER_CHARS = 32
 NULL_TAG = "tag:yaml.org,2002:null"
+NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 ANCHORS = "anchors and aliases (&x / *x) are not supported, expected plain values"
 
 
@@ -131,7 +134,7 @@ def _convert(
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = constructor.construct_object(key_node)
+            key = _scalar(key_node, path, problems, file, constructor)
             line = key_node.start_mark.line + 1
             if key == "<<":
                 problems.append(
@@ -160,4 +163,19 @@ def _convert(
             _convert(item, (*path, index), lines, problems, file, constructor)
             for index, item in enumerate(node.value)
         ]
+    return _scalar(node, path, problems, file, constructor)
+
+
+def _scalar(
+    node: yaml.Node, path: YamlPath, problems: list[Diagnostic], file: str, constructor: yaml.SafeLoader
+) -> Any:
+    if node.tag in NUMBER_TAGS and len(node.value) > MAX_NUMBER_CHARS:
+        # Refused before int()/float() see it: 5,000 digits pass Python's int-string conversion
+        # limit (ValueError), 0xfff... cannot be printed in a message, 200 base-60 parts overflow.
+        message = (
+            f"a number of {len(node.value)} characters is too long, "
+            f"expected at most {MAX_NUMBER_CHARS} (quote it if it is text)"
+        )
+        problems.append(Diagnostic(file, node.start_mark.line + 1, path, message))
+        return None
     return constructor.construct_object(node)

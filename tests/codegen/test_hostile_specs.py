@@ -84,3 +84,53 @@ def test_deep_nesting_is_refused_where_it_gets_too_deep(tmp_path: Path) -> None:
     ]
     block = "".join(f"{'  ' * level}k{level}:\n" for level in range(2_000))
     assert validate(tmp_path, block) == [f"t.yaml:64: {'.'.join(f'k{n}' for n in range(63))}: {too_deep}"]
+
+
+DOWNLOAD = """\
+models:
+  Series: {doc: s, fields: {ImageCount: {type: int, doc: n}}}
+endpoints:
+  getImage:
+    resource: r
+    doc: z
+    params: [{wire: SeriesInstanceUID, type: str, doc: u}]
+    response: {kind: binary, media_type: application/zip, content: series-zip}
+  getSeries:
+    resource: r
+    doc: m
+    params: [{wire: SeriesInstanceUID, type: str, repeated: true, doc: u}]
+    response: {kind: rows, model: Series}
+download:
+  zip: getImage
+  metadata: getSeries
+  count_field: ImageCount
+  metadata_list_param: SeriesInstanceUID
+  metadata_chunk: CHUNK
+"""
+
+
+def test_numbers_too_long_or_not_whole_are_refused(tmp_path: Path) -> None:
+    too_long = "a number of {} characters is too long, expected at most 32 (quote it if it is text)"
+    # 5,000 digits: int() refused them (ValueError, Python's int-string conversion limit).
+    assert validate(tmp_path, "spec_version: " + "9" * 5_000 + "\n") == [
+        f"t.yaml:1: spec_version: {too_long.format(5_000)}"
+    ]
+    # Hex digits have no such limit, but the value cannot be printed in a message afterwards;
+    # 200 base-60 parts overflowed float(). Both are refused by their length before conversion.
+    hex_int = "0x" + "f" * 5_000
+    sexagesimal = ":".join(["59"] * 200) + ".5"
+    assert validate(tmp_path, HEAD + f"endpoints: {{}}\nx: {hex_int}\ny: [{sexagesimal}]\n") == [
+        f"t.yaml:12: x: {too_long.format(5_002)}",
+        f"t.yaml:13: y[0]: {too_long.format(len(sexagesimal))}",
+    ]
+
+    # JSON Schema's "integer" accepts 1e+300 and 100.0 (floats with no fraction); they would
+    # become the download's chunk size. inf and nan are caught by the schema.
+    def chunk(value: str) -> list[str]:
+        return validate(tmp_path, HEAD + DOWNLOAD.replace("CHUNK", value))
+
+    not_whole = "is not a whole number, expected an integer written without a decimal point"
+    assert chunk("1.0e+300") == [f"t.yaml:29: download.metadata_chunk: 1e+300 {not_whole}"]
+    assert chunk("100.0") == [f"t.yaml:29: download.metadata_chunk: 100.0 {not_whole}"]
+    assert chunk(".inf") == ["t.yaml:29: download.metadata_chunk: inf has the wrong type, expected integer"]
+    assert chunk(".nan") == ["t.yaml:29: download.metadata_chunk: nan has the wrong type, expected integer"]
