@@ -24,6 +24,16 @@ def spec_label(path: Path) -> str:
         return path.name
 
 
+def read_spec(path: Path) -> str:
+    """A spec file's text, for the loader to check.
+
+    Bytes that are not UTF-8 are kept as surrogate escapes: the loader reports the first one
+    with its line (a strict decode would only raise UnicodeDecodeError).
+    """
+    with path.open(encoding="utf-8", errors="surrogateescape") as spec:
+        return spec.read()
+
+
 def load_checked(text: str, label: str, base_dir: Path | None, seen: tuple[str, ...] = ()) -> LoadedSpec:
     """Parse one spec, check it against the schema and resolve ``extends`` (recursively)."""
     loaded = load_spec_text(text, label)
@@ -39,7 +49,7 @@ def load_checked(text: str, label: str, base_dir: Path | None, seen: tuple[str, 
     if str(base_path) in seen:
         raise SpecError([loaded.locator.at(("extends",), f"{parent!r} extends itself (a cycle)")])
     try:
-        base_text = base_path.read_text(encoding="utf-8")
+        base_text = read_spec(base_path)
     except OSError as exc:
         problem = loaded.locator.at(("extends",), f"cannot read {parent!r}: {exc.strerror}")
         raise SpecError([problem]) from None
@@ -58,7 +68,7 @@ def load_api_text(text: str, label: str, base_dir: Path | None = None) -> ApiIR:
 
 
 def load_api(path: Path) -> ApiIR:
-    return load_api_text(path.read_text(encoding="utf-8"), spec_label(path), path.resolve().parent)
+    return load_api_text(read_spec(path), spec_label(path), path.resolve().parent)
 
 
 def default_specs() -> list[Path]:

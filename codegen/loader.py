@@ -6,10 +6,12 @@ file would use is refused at the node where it appears, as a diagnostic, never e
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import attrs
 import yaml
+from yaml.reader import ReaderError
 
 from .diagnostics import Diagnostic, Locator, PathPart, SpecError, YamlPath
 
@@ -18,6 +20,7 @@ MAX_DEPTH = 64
 # A spec's numbers are counts and versions; 32 characters hold any 64-bit integer or double.
 MAX_NUMBER_CHARS = 32
 NULL_TAG = "tag:yaml.org,2002:null"
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 ANCHORS = "anchors and aliases (&x / *x) are not supported, expected plain values"
 
@@ -31,7 +34,10 @@ class LoadedSpec:
 
 def load_spec_text(text: str, file: str) -> LoadedSpec:
     """Parse one spec; raise SpecError listing every YAML-level problem."""
-    loader = _Composer(text, file)
+    try:
+        loader = _Composer(text, file)  # the reader checks every character first
+    except ReaderError as exc:
+        raise SpecError([_unreadable(exc, text, file)]) from None
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -53,6 +59,21 @@ def load_spec_text(text: str, file: str) -> LoadedSpec:
     if problems:
         raise SpecError(problems)
     return LoadedSpec(data, Locator(file, lines), text)
+
+
+def _unreadable(exc: ReaderError, text: str, file: str) -> Diagnostic:
+    """The reader's refusal of a character (NUL, a control character, a byte that is not UTF-8)."""
+    position: int = exc.position
+    code: int = exc.character
+    line = text.count("\n", 0, position) + 1
+    column = position - text.rfind("\n", 0, position)
+    # files.read_spec keeps bytes that are not UTF-8 as surrogate escapes, U+DC80..U+DCFF.
+    if 0xDC80 <= code <= 0xDCFF:
+        what = f"byte 0x{code - 0xDC00:02X} is not UTF-8"
+    else:
+        what = f"character U+{code:04X} is not allowed in YAML"
+    message = f"{what} (column {column}, position {position}), expected UTF-8 YAML text"
+    return Diagnostic(file, line, (), message)
 
 
 class _Composer(yaml.SafeLoader):
@@ -178,4 +199,12 @@ def _scalar(
         )
         problems.append(Diagnostic(file, node.start_mark.line + 1, path, message))
         return None
-    return constructor.construct_object(node)
+    value = constructor.construct_object(node)
+    if isinstance(value, str) and (surrogate := LONE_SURROGATE.search(value)):
+        # A YAML escape ("\\ud800") makes one; no file can hold it, so generating would fail.
+        message = (
+            f"character U+{ord(surrogate.group()):04X} (a lone surrogate) cannot be written as UTF-8, "
+            "expected UTF-8 text"
+        )
+        problems.append(Diagnostic(file, node.start_mark.line + 1, path, message))
+    return value

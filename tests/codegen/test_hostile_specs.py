@@ -134,3 +134,29 @@ def test_numbers_too_long_or_not_whole_are_refused(tmp_path: Path) -> None:
     assert chunk("100.0") == [f"t.yaml:29: download.metadata_chunk: 100.0 {not_whole}"]
     assert chunk(".inf") == ["t.yaml:29: download.metadata_chunk: inf has the wrong type, expected integer"]
     assert chunk(".nan") == ["t.yaml:29: download.metadata_chunk: nan has the wrong type, expected integer"]
+
+
+def test_binary_garbage_and_control_characters_are_refused_with_their_line(tmp_path: Path) -> None:
+    not_text = "expected UTF-8 YAML text"
+    # PyYAML refused these in its reader, before parsing, with a bare ReaderError.
+    assert validate(tmp_path, "spec_version: 1\nx: a\x00b\n") == [
+        f"t.yaml:2: <root>: character U+0000 is not allowed in YAML (column 5, position 20), {not_text}"
+    ]
+    assert validate(tmp_path, "spec_version: 1\n\n  \x1b[31m\n") == [
+        f"t.yaml:3: <root>: character U+001B is not allowed in YAML (column 3, position 19), {not_text}"
+    ]
+    # Bytes that are not UTF-8 made reading the file fail (UnicodeDecodeError).
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00"
+    assert validate(tmp_path, png) == [
+        f"t.yaml:1: <root>: byte 0x89 is not UTF-8 (column 1, position 0), {not_text}"
+    ]
+    latin1 = HEAD.replace("doc: d", "doc: caf\xe9").encode("latin-1")
+    assert validate(tmp_path, latin1) == [
+        f"t.yaml:5: <root>: byte 0xE9 is not UTF-8 (column 11, position 54), {not_text}"
+    ]
+    # A YAML escape can still make a lone surrogate, which no file can hold: writing the
+    # generated package failed (UnicodeEncodeError).
+    assert validate(tmp_path, HEAD.replace("doc: d", 'doc: "\\ud800"') + "endpoints: {}\n") == [
+        "t.yaml:5: api.doc: character U+D800 (a lone surrogate) cannot be written as UTF-8, "
+        "expected UTF-8 text"
+    ]
