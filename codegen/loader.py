@@ -19,6 +19,7 @@ from .diagnostics import Diagnostic, Locator, PathPart, SpecError, YamlPath
 MAX_DEPTH = 64
 # A spec's numbers are counts and versions; 32 characters hold any 64-bit integer or double.
 MAX_NUMBER_CHARS = 32
+MERGE_TAG = "tag:yaml.org,2002:merge"
 NULL_TAG = "tag:yaml.org,2002:null"
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
@@ -155,13 +156,13 @@ def _convert(
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = _scalar(key_node, path, problems, file, constructor)
             line = key_node.start_mark.line + 1
-            if key == "<<":
+            if key_node.tag == MERGE_TAG:  # an unquoted <<, which PyYAML cannot construct alone
                 problems.append(
                     Diagnostic(file, line, path, "merge keys (<<) are not supported, expected plain keys")
                 )
                 continue
+            key = _scalar(key_node, path, problems, file, constructor)
             if not isinstance(key, str):
                 key = str(key)
             if key in out:

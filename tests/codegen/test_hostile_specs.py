@@ -160,3 +160,25 @@ def test_binary_garbage_and_control_characters_are_refused_with_their_line(tmp_p
         "t.yaml:5: api.doc: character U+D800 (a lone surrogate) cannot be written as UTF-8, "
         "expected UTF-8 text"
     ]
+
+
+def test_merge_keys_are_refused_in_every_form(tmp_path: Path) -> None:
+    merge = "merge keys (<<) are not supported, expected plain keys"
+    anchors = "anchors and aliases (&x / *x) are not supported, expected plain values"
+    # Each form failed with a ConstructorError (no constructor for tag:yaml.org,2002:merge).
+    assert validate(tmp_path, "<<: {a: 1}\nspec_version: 1\n") == [f"t.yaml:1: <root>: {merge}"]
+    assert validate(tmp_path, "spec_version: 1\nx: {<<: {a: 1}, b: 2}\n") == [f"t.yaml:2: x: {merge}"]
+    assert validate(tmp_path, "spec_version: 1\nx:\n  y:\n    <<: {a: 1}\n") == [f"t.yaml:4: x.y: {merge}"]
+    assert validate(tmp_path, "spec_version: 1\nbase: &b {a: 1}\nx:\n  y: 1\n  <<: *b\n") == [
+        f"t.yaml:2: base: {anchors}",
+        f"t.yaml:5: x: {merge}",
+    ]
+    assert validate(tmp_path, "b: &b {a: 1}\nc: &c {d: 1}\nx: {<<: [*b, *c]}\n") == [
+        f"t.yaml:1: b: {anchors}",
+        f"t.yaml:3: x: {merge}",
+    ]
+    # A quoted "<<" is a plain key (here an unknown one), as in YAML 1.2.
+    assert validate(tmp_path, HEAD + 'endpoints: {}\n"<<": 1\n') == [
+        "t.yaml:1: <root>: unknown key(s) '<<', expected one of: api, download, endpoints, extends, "
+        "models, parameters, resources, spec_version"
+    ]
