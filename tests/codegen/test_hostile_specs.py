@@ -182,3 +182,54 @@ def test_merge_keys_are_refused_in_every_form(tmp_path: Path) -> None:
         "t.yaml:1: <root>: unknown key(s) '<<', expected one of: api, download, endpoints, extends, "
         "models, parameters, resources, spec_version"
     ]
+
+
+WIRE = r"""spec_version: 1
+api:
+  name: T
+  package: "t\n"
+  doc: d
+  base_url: "https://example.invalid\n"
+  auth: {kind: api_key, header: "X-Key\u2028", token_url: "../oauth/tok en"}
+  empty_result: empty_body
+resources:
+  r: {path: "q\n"}
+models:
+  M:
+    doc: m
+    fields:
+      PixelSpacing(mm)-Row: {type: str, doc: a, name: row}
+      Series Instance UID: {type: str, doc: b}
+      "Pixel\rSpacing": {type: str, doc: c, name: c}
+endpoints:
+  getX:
+    resource: r
+    doc: x
+    params: [{wire: "Series\x85UID", type: str, doc: u}, {wire: "Series Instance UID", type: str, doc: v}]
+    response: {kind: text, media_type: "text/plain; name=\u263a"}
+"""
+
+
+def test_strings_sent_over_http_are_checked(tmp_path: Path) -> None:
+    # These passed validation; then every call failed (UnicodeEncodeError, invalid header or
+    # URL), and "t\n" passed the package pattern ^[a-z][a-z0-9_]*$ and named a directory.
+    token = "an HTTP header name: an RFC 7230 token (ASCII letters, digits and !#$%&'*+-.^_`|~)"
+    url = "URL of printable ASCII without spaces"
+    wire = "a name without control characters (C0, DEL, C1) or line separators (U+2028, U+2029)"
+    media = "a media type such as application/json; charset=utf-8 (ASCII only)"
+    assert validate(tmp_path, WIRE) == [
+        "t.yaml:4: api.package: 't\\n' does not match '^[a-z][a-z0-9_]*$'",
+        f"t.yaml:6: api.base_url: 'https://example.invalid\\n' is not allowed, expected an http(s) {url}",
+        f"t.yaml:7: api.auth.header: 'X-Key\\u2028' is not allowed, expected {token}",
+        "t.yaml:7: api.auth.token_url: '../oauth/tok en' is not allowed, "
+        f"expected a {url} (absolute or relative to base_url)",
+        "t.yaml:10: resources.r.path: 'q\\n' does not match '^[A-Za-z0-9_./-]*$'",
+        f"t.yaml:17: models.M.fields['Pixel\\rSpacing']: 'Pixel\\rSpacing' is not allowed, expected {wire}",
+        f"t.yaml:22: endpoints.getX.params[0].wire: 'Series\\x85UID' is not allowed, expected {wire}",
+        "t.yaml:23: endpoints.getX.response.media_type: 'text/plain; name=\u263a' is not allowed, "
+        f"expected {media}",
+    ]
+    # Non-Latin-1 header names are not tokens either.
+    assert validate(tmp_path, WIRE.replace("X-Key\\u2028", "X-\u041a\u043b\u044e\u0447"))[2] == (
+        f"t.yaml:7: api.auth.header: 'X-\u041a\u043b\u044e\u0447' is not allowed, expected {token}"
+    )
