@@ -7,7 +7,7 @@ from pathlib import Path
 from .build import build_api
 from .diagnostics import SpecError
 from .ir import ApiIR
-from .loader import LoadedSpec, load_spec_text, merge_specs
+from .loader import MAX_SPEC_CHARS, LoadedSpec, load_spec_text, merge_specs
 from .render import render_package
 from .schema import check_schema
 
@@ -28,10 +28,11 @@ def read_spec(path: Path) -> str:
     """A spec file's text, for the loader to check.
 
     Bytes that are not UTF-8 are kept as surrogate escapes: the loader reports the first one
-    with its line (a strict decode would only raise UnicodeDecodeError).
+    with its line (a strict decode would only raise UnicodeDecodeError). One character more
+    than the loader accepts is enough for it to refuse a huge file, so no more is read.
     """
     with path.open(encoding="utf-8", errors="surrogateescape") as spec:
-        return spec.read()
+        return spec.read(MAX_SPEC_CHARS + 1)
 
 
 def load_checked(text: str, label: str, base_dir: Path | None, seen: tuple[str, ...] = ()) -> LoadedSpec:

@@ -7,7 +7,7 @@ file would use is refused at the node where it appears, as a diagnostic, never e
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 import yaml
@@ -15,6 +15,10 @@ from yaml.reader import ReaderError
 
 from .diagnostics import Diagnostic, Locator, PathPart, SpecError, YamlPath
 
+# Bounds that keep a hostile file under about a second (PyYAML's parser is pure Python);
+# the largest real spec has 22 kB and 1,743 nodes.
+MAX_SPEC_CHARS = 1_000_000
+MAX_NODES = 20_000
 # Real specs nest 7 levels; PyYAML's composer and the converter recurse once per level.
 MAX_DEPTH = 64
 # A spec's numbers are counts and versions; 32 characters hold any 64-bit integer or double.
@@ -23,6 +27,17 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 NULL_TAG = "tag:yaml.org,2002:null"
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+# What PyYAML reads plain scalars as when they are not text (the tags its resolver gives them).
+READ_AS = {
+    f"tag:yaml.org,2002:{tag}": what
+    for tag, what in [
+        ("null", "null"),
+        ("bool", "a boolean"),
+        ("int", "an integer"),
+        ("float", "a number"),
+        ("timestamp", "a date"),
+    ]
+}
 ANCHORS = "anchors and aliases (&x / *x) are not supported, expected plain values"
 
 
@@ -35,27 +50,33 @@ class LoadedSpec:
 
 def load_spec_text(text: str, file: str) -> LoadedSpec:
     """Parse one spec; raise SpecError listing every YAML-level problem."""
+    if len(text) > MAX_SPEC_CHARS:
+        message = f"the spec is larger than {MAX_SPEC_CHARS:,} characters, expected a smaller file"
+        raise SpecError([Diagnostic(file, 1, (), message)])
     try:
         loader = _Composer(text, file)  # the reader checks every character first
     except ReaderError as exc:
         raise SpecError([_unreadable(exc, text, file)]) from None
+    problems = loader.problems
     try:
-        node = loader.get_single_node()
+        node = loader.compose_spec()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
         problem = exc.problem or exc.context or "invalid YAML"
-        raise SpecError(
-            [Diagnostic(file, line, (), f"invalid YAML: {problem}, expected well-formed YAML")]
-        ) from None
+        invalid = Diagnostic(file, line, (), f"invalid YAML: {problem}, expected well-formed YAML")
+        raise SpecError([*problems, invalid]) from None
     except yaml.YAMLError as exc:
-        raise SpecError([Diagnostic(file, 1, (), f"invalid YAML: {exc}")]) from None
+        raise SpecError([*problems, Diagnostic(file, 1, (), f"invalid YAML: {exc}")]) from None
     finally:
         loader.dispose()
-    if node is None:
-        raise SpecError([Diagnostic(file, 1, (), "empty spec, expected a mapping")])
+    if node is None or node.tag == NULL_TAG:
+        raise SpecError([*problems, Diagnostic(file, 1, (), "empty spec, expected a mapping")])
+    if not isinstance(node, yaml.MappingNode):
+        kind = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
+        message = f"the spec is {kind}, expected a mapping (spec_version: 1, api: ...)"
+        raise SpecError([*problems, Diagnostic(file, node.start_mark.line + 1, (), message)])
     lines: dict[YamlPath, int] = {}
-    problems = loader.problems
     data = _convert(node, (), lines, problems, file, loader)
     if problems:
         raise SpecError(problems)
@@ -85,8 +106,23 @@ class _Composer(yaml.SafeLoader):
         self.file = file
         self.path: list[PathPart] = []  # of the node being composed, for diagnostics
         self.depth = 0
+        self.nodes = 0
         self.problems: list[Diagnostic] = []
         self._refused: set[str] = set()
+
+    def compose_spec(self) -> yaml.Node | None:
+        """The root node of the file's document; a second document is refused, not read."""
+        self.get_event()  # type: ignore[no-untyped-call]  # the stream's start
+        node = None if self.check_event(yaml.StreamEndEvent) else self.compose_document()
+        if not self.check_event(yaml.StreamEndEvent):
+            event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+            assert isinstance(event.start_mark, yaml.Mark)
+            self.refuse(event.start_mark, "a second YAML document (---) follows, expected one per spec")
+        return node
+
+    def stop(self, mark: yaml.Mark, message: str) -> NoReturn:
+        problem = Diagnostic(self.file, mark.line + 1, tuple(self.path), message)
+        raise SpecError([*self.problems, problem])
 
     def refuse(self, mark: yaml.Mark, message: str) -> None:
         # Each kind once: a billion-laughs file would otherwise list every one of its aliases.
@@ -110,9 +146,11 @@ class _Composer(yaml.SafeLoader):
         else:
             if self.depth == MAX_DEPTH:
                 # Stop here, before Python's recursion limit does, without reading further.
-                too_deep = f"nested more than {MAX_DEPTH} levels deep, expected a flatter spec"
-                problem = Diagnostic(self.file, mark.line + 1, tuple(self.path), too_deep)
-                raise SpecError([*self.problems, problem])
+                self.stop(mark, f"nested more than {MAX_DEPTH} levels deep, expected a flatter spec")
+            self.nodes += 1
+            if self.nodes > MAX_NODES:
+                # Every node costs the converter, the schema check and build some microseconds.
+                self.stop(mark, f"more than {MAX_NODES:,} keys and values, expected a smaller spec")
             if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
                 self.refuse(mark, ANCHORS)
                 event.anchor = None  # composed as a plain node, so never registered for aliases
@@ -157,14 +195,11 @@ def _convert(
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
-            if key_node.tag == MERGE_TAG:  # an unquoted <<, which PyYAML cannot construct alone
-                problems.append(
-                    Diagnostic(file, line, path, "merge keys (<<) are not supported, expected plain keys")
-                )
+            refused = _key_problem(key_node)
+            if refused is not None:
+                problems.append(Diagnostic(file, line, path, refused))
                 continue
-            key = _scalar(key_node, path, problems, file, constructor)
-            if not isinstance(key, str):
-                key = str(key)
+            key: str = _scalar(key_node, path, problems, file, constructor)
             if key in out:
                 first = lines.get((*path, key), line)
                 problems.append(
@@ -188,9 +223,25 @@ def _convert(
     return _scalar(node, path, problems, file, constructor)
 
 
+def _key_problem(node: yaml.Node) -> str | None:
+    """Why a mapping key is not a string key, if it is not."""
+    if node.tag == MERGE_TAG:  # an unquoted <<, which PyYAML cannot construct alone
+        return "merge keys (<<) are not supported, expected plain keys"
+    if isinstance(node, yaml.CollectionNode):
+        kind = "list" if isinstance(node, yaml.SequenceNode) else "mapping"
+        return f"a {kind} as a key, expected a string key"
+    if node.tag in READ_AS:
+        # `1:`, `yes:` and `~:` would quietly become the keys "1", "True" and "None".
+        shown = node.value or "(empty)"
+        return f"key {shown} is read as {READ_AS[node.tag]}, expected a string key (quote it)"
+    return None
+
+
 def _scalar(
     node: yaml.Node, path: YamlPath, problems: list[Diagnostic], file: str, constructor: yaml.SafeLoader
 ) -> Any:
+    if node.tag not in READ_AS:  # text, and a << or = that is not a key
+        return _text(node, path, problems, file)
     if node.tag in NUMBER_TAGS and len(node.value) > MAX_NUMBER_CHARS:
         # Refused before int()/float() see it: 5,000 digits pass Python's int-string conversion
         # limit (ValueError), 0xfff... cannot be printed in a message, 200 base-60 parts overflow.
@@ -200,8 +251,12 @@ def _scalar(
         )
         problems.append(Diagnostic(file, node.start_mark.line + 1, path, message))
         return None
-    value = constructor.construct_object(node)
-    if isinstance(value, str) and (surrogate := LONE_SURROGATE.search(value)):
+    return constructor.construct_object(node)
+
+
+def _text(node: yaml.Node, path: YamlPath, problems: list[Diagnostic], file: str) -> str:
+    value: str = node.value
+    if surrogate := LONE_SURROGATE.search(value):
         # A YAML escape ("\\ud800") makes one; no file can hold it, so generating would fail.
         message = (
             f"character U+{ord(surrogate.group()):04X} (a lone surrogate) cannot be written as UTF-8, "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,7 @@ def test_deep_nesting_is_refused_where_it_gets_too_deep(tmp_path: Path) -> None:
     assert validate(tmp_path, "x: " + "{a: " * 100_000 + "1" + "}" * 100_000 + "\n") == [
         f"t.yaml:1: x{'.a' * 62}: {too_deep}"
     ]
-    block = "".join(f"{'  ' * level}k{level}:\n" for level in range(2_000))
+    block = "".join(f"{'  ' * level}k{level}:\n" for level in range(700))
     assert validate(tmp_path, block) == [f"t.yaml:64: {'.'.join(f'k{n}' for n in range(63))}: {too_deep}"]
 
 
@@ -233,3 +234,49 @@ def test_strings_sent_over_http_are_checked(tmp_path: Path) -> None:
     assert validate(tmp_path, WIRE.replace("X-Key\\u2028", "X-\u041a\u043b\u044e\u0447"))[2] == (
         f"t.yaml:7: api.auth.header: 'X-\u041a\u043b\u044e\u0447' is not allowed, expected {token}"
     )
+
+
+def test_huge_files_other_roots_more_documents_and_non_string_keys_are_refused(tmp_path: Path) -> None:
+    # 6 MB were read and parsed whole (seconds of pure-Python parsing); now only the first 1 MB.
+    assert validate(tmp_path, "spec_version: 1\n" + ("#" * 99 + "\n") * 60_000) == [
+        "t.yaml:1: <root>: the spec is larger than 1,000,000 characters, expected a smaller file"
+    ]
+    # Small but dense: every node costs the converter, the schema check and build some time.
+    assert validate(tmp_path, "x: [" + "1," * 30_000 + "1]\n") == [
+        "t.yaml:1: x[19997]: more than 20,000 keys and values, expected a smaller spec"
+    ]
+    # The schema said "['a', 'b'] has the wrong type, expected object", with the whole document.
+    mapping = "expected a mapping (spec_version: 1, api: ...)"
+    assert validate(tmp_path, "- a\n- b\n") == [f"t.yaml:1: <root>: the spec is a list, {mapping}"]
+    assert validate(tmp_path, "# a comment\nhello\n") == [
+        f"t.yaml:2: <root>: the spec is a single value, {mapping}"
+    ]
+    assert validate(tmp_path, "~\n") == ["t.yaml:1: <root>: empty spec, expected a mapping"]
+    # Was "invalid YAML: but found another document, expected well-formed YAML".
+    assert validate(tmp_path, "spec_version: 1\n---\nspec_version: 2\n") == [
+        "t.yaml:2: <root>: a second YAML document (---) follows, expected one per spec"
+    ]
+    # Keys YAML reads as other values became "None", "True", "2024-01-01", "['a', 'b']", "1".
+    keys = HEAD + textwrap.dedent(
+        """\
+        models:
+          ~: {doc: m, fields: {}}
+          M:
+            doc: m
+            fields:
+              yes: {type: str, doc: a}
+              2024-01-01: {type: str, doc: b}
+          ? [a, b]
+          : {doc: m, fields: {}}
+        endpoints:
+          1: {resource: r, doc: x, response: {kind: text}}
+        """
+    )
+    quote = "expected a string key (quote it)"
+    assert validate(tmp_path, keys) == [
+        f"t.yaml:12: models: key ~ is read as null, {quote}",
+        f"t.yaml:16: models.M.fields: key yes is read as a boolean, {quote}",
+        f"t.yaml:17: models.M.fields: key 2024-01-01 is read as a date, {quote}",
+        "t.yaml:18: models: a list as a key, expected a string key",
+        f"t.yaml:21: endpoints: key 1 is read as an integer, {quote}",
+    ]
