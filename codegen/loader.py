@@ -39,6 +39,8 @@ READ_AS = {
     ]
 }
 ANCHORS = "anchors and aliases (&x / *x) are not supported, expected plain values"
+TAGS = "tags (!x / !!x) are not supported, expected plain values"
+UNTAGGED = (None, "!")  # what the parser gives a node written without a tag (or with a bare !)
 
 
 @attrs.frozen
@@ -154,6 +156,10 @@ class _Composer(yaml.SafeLoader):
             if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
                 self.refuse(mark, ANCHORS)
                 event.anchor = None  # composed as a plain node, so never registered for aliases
+            if isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)) and event.tag not in UNTAGGED:
+                # !!python/..., !!binary, !foo: nothing a spec needs; !!int abc cannot even be built.
+                self.refuse(mark, TAGS)
+                event.tag = None  # composed (and resolved) as if untagged
             self.depth += 1
             # (the stub types index as int; PyYAML passes the key node for a mapping value)
             node = super().compose_node(parent, index)  # type: ignore[arg-type]
@@ -251,7 +257,15 @@ def _scalar(
         )
         problems.append(Diagnostic(file, node.start_mark.line + 1, path, message))
         return None
-    return constructor.construct_object(node)
+    try:
+        return constructor.construct_object(node)
+    except ValueError as exc:  # a timestamp that is no date: 2001-13-45
+        message = (
+            f"{node.value} is read as {READ_AS[node.tag]} but is not valid ({exc}), "
+            "expected a valid value or quoted text"
+        )
+        problems.append(Diagnostic(file, node.start_mark.line + 1, path, message))
+        return None
 
 
 def _text(node: yaml.Node, path: YamlPath, problems: list[Diagnostic], file: str) -> str:

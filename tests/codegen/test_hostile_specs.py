@@ -280,3 +280,16 @@ def test_huge_files_other_roots_more_documents_and_non_string_keys_are_refused(t
         "t.yaml:18: models: a list as a key, expected a string key",
         f"t.yaml:21: endpoints: key 1 is read as an integer, {quote}",
     ]
+
+
+def test_tags_and_values_yaml_cannot_read_are_refused(tmp_path: Path) -> None:
+    tags = "tags (!x / !!x) are not supported, expected plain values"
+    # Unknown and python/* tags raised ConstructorError, !!bool maybe KeyError, !!int abc ValueError.
+    for value in ("!foo bar", "!!python/name:os.system ''", "!!bool maybe", "!!int abc", "[!!binary aGk=]"):
+        path = "x[0]" if value.startswith("[") else "x"
+        assert validate(tmp_path, f"spec_version: 1\nx: {value}\n") == [f"t.yaml:2: {path}: {tags}"]
+    # A plain scalar that looks like a date but is none raised ValueError.
+    assert validate(tmp_path, HEAD.replace("doc: d", "doc: 2001-13-45") + "endpoints: {}\n") == [
+        "t.yaml:5: api.doc: 2001-13-45 is read as a date but is not valid (month must be in 1..12), "
+        "expected a valid value or quoted text"
+    ]
