@@ -140,6 +140,10 @@ class _Composer(yaml.SafeLoader):
         event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
         mark = event.start_mark
         assert isinstance(mark, yaml.Mark)  # the pure-Python parser marks every event
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            # Every node costs the converter, the schema check and build some microseconds.
+            self.stop(mark, f"more than {MAX_NODES:,} keys and values, expected a smaller spec")
         if isinstance(event, yaml.AliasEvent):
             # Never looked up: expanding aliases is how a small file becomes a huge document.
             self.get_event()  # type: ignore[no-untyped-call]
@@ -149,10 +153,6 @@ class _Composer(yaml.SafeLoader):
             if self.depth == MAX_DEPTH:
                 # Stop here, before Python's recursion limit does, without reading further.
                 self.stop(mark, f"nested more than {MAX_DEPTH} levels deep, expected a flatter spec")
-            self.nodes += 1
-            if self.nodes > MAX_NODES:
-                # Every node costs the converter, the schema check and build some microseconds.
-                self.stop(mark, f"more than {MAX_NODES:,} keys and values, expected a smaller spec")
             if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
                 self.refuse(mark, ANCHORS)
                 event.anchor = None  # composed as a plain node, so never registered for aliases

@@ -245,6 +245,11 @@ def test_huge_files_other_roots_more_documents_and_non_string_keys_are_refused(t
     assert validate(tmp_path, "x: [" + "1," * 30_000 + "1]\n") == [
         "t.yaml:1: x[19997]: more than 20,000 keys and values, expected a smaller spec"
     ]
+    # Aliases count too, though they are not expanded.
+    assert validate(tmp_path, "a: &a 1\nb: [" + "*a," * 30_000 + "*a]\n") == [
+        "t.yaml:1: a: anchors and aliases (&x / *x) are not supported, expected plain values",
+        "t.yaml:2: b[19995]: more than 20,000 keys and values, expected a smaller spec",
+    ]
     # The schema said "['a', 'b'] has the wrong type, expected object", with the whole document.
     mapping = "expected a mapping (spec_version: 1, api: ...)"
     assert validate(tmp_path, "- a\n- b\n") == [f"t.yaml:1: <root>: the spec is a list, {mapping}"]
