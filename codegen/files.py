@@ -14,6 +14,7 @@ from .schema import check_schema
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_DIR = ROOT / "spec"
 OUT_DIR = ROOT / "tcia_sdk"
+MAX_EXTENDS = 16  # bases in a chain of extends; the real specs use one
 
 
 def spec_label(path: Path) -> str:
@@ -46,9 +47,15 @@ def load_checked(text: str, label: str, base_dir: Path | None, seen: tuple[str, 
         return loaded
     if base_dir is None:
         raise SpecError([loaded.locator.at(("extends",), "extends needs a spec read from a file")])
-    base_path = (base_dir / parent).resolve()
+    try:
+        base_path = (base_dir / parent).resolve()
+    except ValueError as exc:  # a NUL, which a YAML escape ("\\0") can put in the path
+        raise SpecError([loaded.locator.at(("extends",), f"cannot read {parent!r}: {exc}")]) from None
     if str(base_path) in seen:
         raise SpecError([loaded.locator.at(("extends",), f"{parent!r} extends itself (a cycle)")])
+    if len(seen) == MAX_EXTENDS:  # each base is loaded recursively
+        message = f"{parent!r} is more than {MAX_EXTENDS} extends deep, expected a shorter chain"
+        raise SpecError([loaded.locator.at(("extends",), message)])
     try:
         base_text = read_spec(base_path)
     except OSError as exc:

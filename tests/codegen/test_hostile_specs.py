@@ -298,3 +298,17 @@ def test_tags_and_values_yaml_cannot_read_are_refused(tmp_path: Path) -> None:
         "t.yaml:5: api.doc: 2001-13-45 is read as a date but is not valid (month must be in 1..12), "
         "expected a valid value or quoted text"
     ]
+
+
+def test_extends_with_a_nul_or_a_long_chain_is_refused(tmp_path: Path) -> None:
+    # A YAML escape can put a NUL in a string: as the path of a base spec it raised
+    # ValueError (embedded null byte) in Path.resolve().
+    assert validate(tmp_path, 'spec_version: 1\nextends: "base\\0.yaml"\n') == [
+        "t.yaml:2: extends: cannot read 'base\\x00.yaml': embedded null byte"
+    ]
+    # Each base is loaded recursively: 1,500 specs in a chain raised RecursionError.
+    for n in range(1, 1_500):
+        (tmp_path / f"s{n}.yaml").write_text(f"spec_version: 1\nextends: s{n + 1}.yaml\n")
+    assert validate(tmp_path, "spec_version: 1\nextends: s1.yaml\n") == [
+        "s16.yaml:2: extends: 's17.yaml' is more than 16 extends deep, expected a shorter chain"
+    ]
