@@ -242,6 +242,13 @@ class _Builder:
                 self.error(
                     (*path, "zip_fallback", "endpoint"), f"{fallback['endpoint']!r} is not a binary endpoint"
                 )
+        chunk = spec.get("metadata_chunk")
+        if chunk is not None and not isinstance(chunk, int):
+            # JSON Schema's integer takes 100.0 and 1e+300 too: floats would reach the runtime.
+            self.error(
+                (*path, "metadata_chunk"),
+                f"{chunk!r} is not a whole number, expected an integer written without a decimal point",
+            )
         return DownloadIR(
             zip=spec["zip"],
             metadata=spec["metadata"],

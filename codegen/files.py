@@ -7,13 +7,14 @@ from pathlib import Path
 from .build import build_api
 from .diagnostics import SpecError
 from .ir import ApiIR
-from .loader import LoadedSpec, load_spec_text, merge_specs
+from .loader import MAX_SPEC_CHARS, LoadedSpec, load_spec_text, merge_specs
 from .render import render_package
 from .schema import check_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_DIR = ROOT / "spec"
 OUT_DIR = ROOT / "tcia_sdk"
+MAX_EXTENDS = 16  # bases in a chain of extends; the real specs use one
 
 
 def spec_label(path: Path) -> str:
@@ -22,6 +23,17 @@ def spec_label(path: Path) -> str:
         return path.resolve().relative_to(ROOT).as_posix()
     except ValueError:
         return path.name
+
+
+def read_spec(path: Path) -> str:
+    """A spec file's text, for the loader to check.
+
+    Bytes that are not UTF-8 are kept as surrogate escapes: the loader reports the first one
+    with its line (a strict decode would only raise UnicodeDecodeError). One character more
+    than the loader accepts is enough for it to refuse a huge file, so no more is read.
+    """
+    with path.open(encoding="utf-8", errors="surrogateescape") as spec:
+        return spec.read(MAX_SPEC_CHARS + 1)
 
 
 def load_checked(text: str, label: str, base_dir: Path | None, seen: tuple[str, ...] = ()) -> LoadedSpec:
@@ -35,11 +47,17 @@ def load_checked(text: str, label: str, base_dir: Path | None, seen: tuple[str, 
         return loaded
     if base_dir is None:
         raise SpecError([loaded.locator.at(("extends",), "extends needs a spec read from a file")])
-    base_path = (base_dir / parent).resolve()
+    try:
+        base_path = (base_dir / parent).resolve()
+    except ValueError as exc:  # a NUL, which a YAML escape ("\\0") can put in the path
+        raise SpecError([loaded.locator.at(("extends",), f"cannot read {parent!r}: {exc}")]) from None
     if str(base_path) in seen:
         raise SpecError([loaded.locator.at(("extends",), f"{parent!r} extends itself (a cycle)")])
+    if len(seen) == MAX_EXTENDS:  # each base is loaded recursively
+        message = f"{parent!r} is more than {MAX_EXTENDS} extends deep, expected a shorter chain"
+        raise SpecError([loaded.locator.at(("extends",), message)])
     try:
-        base_text = base_path.read_text(encoding="utf-8")
+        base_text = read_spec(base_path)
     except OSError as exc:
         problem = loaded.locator.at(("extends",), f"cannot read {parent!r}: {exc.strerror}")
         raise SpecError([problem]) from None
@@ -58,7 +76,7 @@ def load_api_text(text: str, label: str, base_dir: Path | None = None) -> ApiIR:
 
 
 def load_api(path: Path) -> ApiIR:
-    return load_api_text(path.read_text(encoding="utf-8"), spec_label(path), path.resolve().parent)
+    return load_api_text(read_spec(path), spec_label(path), path.resolve().parent)
 
 
 def default_specs() -> list[Path]:

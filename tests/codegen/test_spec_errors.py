@@ -135,6 +135,27 @@ def test_names_that_cannot_become_identifiers() -> None:
     ]
 
 
+def test_param_entries_are_checked_in_the_form_they_are_written_in() -> None:
+    text = HEAD + textwrap.dedent(
+        """\
+        endpoints:
+          getX:
+            resource: r
+            doc: x
+            params: [{wire: X, type: decimal, doc: d}, {use: Y, colour: 1}, 3]
+            response: {kind: text}
+        """
+    )
+    # (a oneOf of the three forms blamed the string form: "... has the wrong type, expected string")
+    assert diagnostics(text) == [
+        "t.yaml:15: endpoints.getX.params[0].type: 'decimal' is not allowed, expected one of: "
+        "str, int, float, bool, date, enum",
+        "t.yaml:15: endpoints.getX.params[1]: unknown key(s) 'colour', expected one of: default, doc, internal, "
+        "name, required, use",
+        "t.yaml:15: endpoints.getX.params[2]: 3 has the wrong type, expected object",
+    ]
+
+
 def test_validate_cli_prints_diagnostics_not_tracebacks(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     from codegen.cli import main
 
