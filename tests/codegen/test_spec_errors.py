@@ -150,8 +150,8 @@ def test_param_entries_are_checked_in_the_form_they_are_written_in() -> None:
     assert diagnostics(text) == [
         "t.yaml:15: endpoints.getX.params[0].type: 'decimal' is not allowed, expected one of: "
         "str, int, float, bool, date, enum",
-        "t.yaml:15: endpoints.getX.params[1]: unknown key(s) 'colour', expected one of: default, doc, internal, "
-        "name, required, use",
+        "t.yaml:15: endpoints.getX.params[1]: unknown key(s) 'colour', expected one of: default, doc, "
+        "internal, location, name, paging, required, use",
         "t.yaml:15: endpoints.getX.params[2]: 3 has the wrong type, expected object",
     ]
 
