@@ -509,6 +509,7 @@ class _Builder:
             item_model=item_model,
             csv_header=tuple(response.get("csv_header", ())),
             json_style=spec.get("json_style"),
+            unknown_params=spec.get("unknown_params"),
         )
 
     def _page(

@@ -214,6 +214,7 @@ class EndpointIR:
     item_model: str | None = None  # page: the model of one result
     csv_header: tuple[str, ...] = ()  # the server's literal (wrong) header: read cells by position
     json_style: str | None = None
+    unknown_params: str | None = None  # when not the API's
 
     @property
     def exposed_params(self) -> tuple[ParamIR, ...]:
@@ -324,6 +325,14 @@ class ApiIR:
 
     def endpoint(self, wire: str) -> EndpointIR:
         return next(e for e in self.endpoints if e.wire == wire)
+
+    @property
+    def client_models(self) -> tuple[str, ...]:
+        """The models the client's method signatures name (results, page items), sorted."""
+        names = {e.model for e in self.endpoints if e.model} | {
+            e.item_model for e in self.endpoints if e.item_model
+        }
+        return tuple(sorted(str(n) for n in names))
 
     @property
     def fast_models(self) -> tuple[ModelIR, ...]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jinja2
 
-from .ir import ApiIR, EndpointIR
+from .ir import ApiIR, EndpointIR, ParamIR
 from .naming import snake_case
 
 Shape = tuple[str | None, str | None, str]
@@ -34,8 +34,9 @@ def pystr(value: object) -> str:
     """
     text = str(value)
     literal = json.dumps(text, ensure_ascii=True)
-    if '"' in text and "'" not in text:
-        return "'" + literal[1:-1].replace('\\"', '"') + "'"
+    # ruff format's choice: double quotes, unless the text holds more double quotes than single.
+    if text.count('"') > text.count("'"):
+        return "'" + literal[1:-1].replace('\\"', '"').replace("'", "\\'") + "'"
     return literal
 
 
@@ -67,6 +68,13 @@ def docstring_text(value: str, indent: int = 4, width: int = 96) -> str:
     return f"\n\n{pad}".join(wrapped)
 
 
+def docstring_start(value: str, indent: int = 4) -> str:
+    """`docstring_text` for the first line of a docstring: a leading quote gets a space, as ruff
+    format writes it (four quotes in a row would not parse as meant)."""
+    text = docstring_text(value, indent)
+    return " " + text if text.startswith('"') else text
+
+
 def docline(value: str) -> str:
     """Short spec text (a name, a URL) on one docstring line, escaped like `docstring_text`."""
     return docstring_text(one_line(value), width=10_000)
@@ -92,12 +100,15 @@ def environment() -> jinja2.Environment:
     )
     env.filters["pystr"] = pystr
     env.filters["doc"] = docstring_text
+    env.filters["docstart"] = docstring_start
     env.filters["pytuple"] = pytuple
     env.filters["one_line"] = one_line
     env.filters["docline"] = docline
     env.filters["md"] = markdown_text
     env.filters["snake"] = snake_case
     env.globals["method_shapes"] = method_shapes
+    env.globals["param_annotation"] = param_annotation
+    env.globals["literal_aliases"] = literal_aliases
     return env
 
 
@@ -134,6 +145,32 @@ def render_package(api: ApiIR) -> dict[str, str]:
             source = f"{head}\n# ruff: noqa: E501\n\n{rest}"
         files[name] = source
     return files
+
+
+# Above this length an enum's Literal gets a module-level alias: a long inline Literal would be
+# reflowed by ruff format, which the generator does not run.
+LITERAL_INLINE_LIMIT = 60
+
+
+def _alias_name(endpoint: EndpointIR, param: ParamIR) -> str:
+    return f"_{endpoint.constant}_{param.python.upper().strip('_')}"
+
+
+def literal_aliases(api: ApiIR) -> list[tuple[str, tuple[str, ...]]]:
+    """(alias, values) of every enum parameter whose Literal is too long to write inline."""
+    out = []
+    for endpoint in api.endpoints:
+        for param in endpoint.exposed_params:
+            if param.type == "enum" and len(param.scalar_annotation) > LITERAL_INLINE_LIMIT:
+                out.append((_alias_name(endpoint, param), param.enum))
+    return out
+
+
+def param_annotation(endpoint: EndpointIR, param: ParamIR) -> str:
+    """The parameter's annotation in a method signature (a long Literal by its alias)."""
+    if param.type == "enum" and len(param.scalar_annotation) > LITERAL_INLINE_LIMIT:
+        return param.annotation.replace(param.scalar_annotation, _alias_name(endpoint, param))
+    return param.annotation
 
 
 def method_shapes(endpoint: EndpointIR, raw: bool, is_async: bool = False) -> tuple[list[Shape], Shape]:

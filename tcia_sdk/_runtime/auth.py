@@ -69,6 +69,20 @@ class ApiKeyAuth(Auth):
         return f"ApiKeyAuth(header={self._header!r}, key='<redacted>')"
 
 
+class AnonymousBearer(Auth):
+    """The guest's spelling where a server needs one: NBIA's Advanced API fails without an
+    Authorization header but runs ``Bearer undefined`` as the guest. Not a secret."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def __repr__(self) -> str:
+        return f"AnonymousBearer({self._token!r})"
+
+
 class OAuth2PasswordAuth(Auth):
     """Bearer tokens from an OAuth2 password grant (NBIA ``/nbia-api/oauth/token``)."""
 
@@ -262,7 +276,7 @@ def make_auth(
             os.environ.get(info.username_env, "").strip() if info.username_env else ""
         )
         if not user and info.optional:
-            return Auth()
+            return AnonymousBearer(info.anonymous_bearer) if info.anonymous_bearer else Auth()
         user = user or info.guest_username or ""
         if not user:
             raise ConfigurationError("this API needs a username (and password) for its OAuth token")

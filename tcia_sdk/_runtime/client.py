@@ -59,7 +59,7 @@ from .endpoint import ApiInfo, DownloadInfo, Endpoint
 from .hooks import Hooks, RequestEvent, ResponseEvent
 from .limits import Limits, RateMonitor
 from .paging import AsyncPager, Pager
-from .params import chunks, encode_params
+from .params import chunks, encode_params, location_of
 from .redact import Redactor, install_log_filter
 from .response import RawResponse, server_message
 from .retry import RetryPolicy
@@ -178,8 +178,8 @@ class BaseAPIClient:
                 )
             if fmt != endpoint.formats[0] or endpoint.send_default_format:
                 pairs.append((endpoint.format_param, fmt))
-        query = [(k, v) for k, v in pairs if not _is_form(endpoint, k)]
-        form = [(k, v) for k, v in pairs if _is_form(endpoint, k)]
+        query = [(k, v) for k, v in pairs if location_of(endpoint, k) == "query"]
+        form = [(k, v) for k, v in pairs if location_of(endpoint, k) == "form"]
         redactor = self._redactor
         if extra_query:
             checked = check_query(extra_query)
@@ -554,13 +554,6 @@ def _first_page(endpoint: Endpoint) -> dict[str, object]:
     return {
         p.wire: 0 if p.paging == "start" else (endpoint.page_size or 1) for p in endpoint.params if p.paging
     }
-
-
-def _is_form(endpoint: Endpoint, wire: str) -> bool:
-    for param in endpoint.params:
-        if param.wire == wire:
-            return param.location == "form"
-    return False
 
 
 def as_timeout(value: TimeoutTypes) -> httpx.Timeout:

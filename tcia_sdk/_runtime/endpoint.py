@@ -208,6 +208,7 @@ class Endpoint(NamedTuple):
     page_size: int | None = None
     csv_header: tuple[str, ...] = ()  # the server's literal header when its names are wrong
     json_style: Literal["jettison", "jackson", "jackson_non_null", "gson"] | None = None
+    unknown_params: Literal["ignore", "reject"] | None = None  # when not the API's (NBIA search: ignore)
 
     @property
     def required_params(self) -> tuple[Param, ...]:

@@ -30,7 +30,9 @@ class _Paging:
 
     def __init__(self, endpoint: Endpoint, args: Mapping[str, object], options: Mapping[str, Any]) -> None:
         model = endpoint.model
-        assert model is not None and endpoint.page_items and endpoint.page_total
+        assert model is not None
+        assert endpoint.page_items is not None
+        assert endpoint.page_total is not None
         by_wire = {f.wire: f.python for f in model.fields}
         self._items = by_wire[endpoint.page_items]
         self._total = by_wire[endpoint.page_total]

@@ -214,3 +214,25 @@ def from_wire(endpoint: Endpoint, values: Mapping[str, str]) -> dict[str, object
             continue
         out[wire] = text
     return out
+
+
+def location_of(endpoint: Endpoint, wire: str) -> str:
+    """Where a wire key goes (query or form), criteria keys (value3, fromDate0) included."""
+    for param in endpoint.params:
+        if param.wire == wire:
+            return param.location
+        if param.criterion is not None and _is_criterion_key(param, wire):
+            return param.location
+    return "query"
+
+
+def _is_criterion_key(param: Param, wire: str) -> bool:
+    templates = [param.type_key or "", *(key for _, key in param.criterion_keys)]
+    for template in templates:
+        head, _, tail = template.partition("{i}")
+        middle = (
+            wire[len(head) : len(wire) - len(tail)] if wire.startswith(head) and wire.endswith(tail) else ""
+        )
+        if middle.isdigit():
+            return True
+    return False

@@ -32,6 +32,11 @@ class Instance:
     sop_instance_uid: str
     data: bytes
     stored_name: str
+    pk: int = 0  # the server's internal image key (image_pk_id)
+    number: int = 0  # InstanceNumber
+    pixel_spacing: float | None = None  # millimetres between rows
+    slice_thickness: float | None = None
+    attributes: Mapping[str, Any] = attrs.field(factory=dict)  # what its DICOM header holds
 
     @property
     def md5(self) -> str:
@@ -44,6 +49,9 @@ class SeriesData:
     row: Mapping[str, Any]  # series-level wire fields
     instances: tuple[Instance, ...]
     license_name: str
+    pk: int = 0  # the server's internal keys: general_series_pk_id, study_pk_id, patient_pk_id
+    study_pk: int = 0
+    patient_pk: int = 0
 
     @property
     def file_size(self) -> int:
@@ -89,7 +97,9 @@ _PLAN = [
 # Other names the APIs give the same values: NBIA's camelCase keys, v1's display names, v4's counts.
 ALIASES = {
     "BodyPart": "BodyPartExamined",
-    "Species": "SpeciesDescription",
+    "Species": "SpeciesCode",  # v4 SpeciesCount.Species holds the SNOMED code
+    "speciesCode": "SpeciesCode",
+    "speciesDescription": "SpeciesDescription",
     "collection": "Collection",
     "collectionName": "Collection",
     "seriesInstanceUID": "SeriesInstanceUID",
@@ -122,9 +132,11 @@ def default_dataset() -> tuple[SeriesData, ...]:
     """The bundled dataset (built once, deterministically)."""
     out: list[SeriesData] = []
     serial = 0
-    for collection, license_name, patient, sex, age, studies in _PLAN:
+    study_serial = 0
+    for patient_index, (collection, license_name, patient, sex, age, studies) in enumerate(_PLAN, start=1):
         released = dt.date(2014, 3, 4) if collection == "TCGA-FAKE" else dt.date(2016, 8, 9)
-        for study_suffix, study_date, study_desc, series_plan in studies:
+        for study_index, (study_suffix, study_date, study_desc, series_plan) in enumerate(studies):
+            study_serial += 1
             p = patient.replace("-", "").lower()
             study_uid = f"{ROOT}.{sum(map(ord, p))}.{study_suffix}"
             for number, (modality, body_part, count) in enumerate(series_plan, start=1):
@@ -137,7 +149,8 @@ def default_dataset() -> tuple[SeriesData, ...]:
                     "BodyPartExamined": body_part,
                     "SeriesNumber": number,
                     "SeriesDescription": f"{modality} {body_part.title()} series {number}",
-                    "ProtocolName": f"{modality}_{body_part}",
+                    # NULL for the phantom: servers leave NULL columns out of JSON rows.
+                    "ProtocolName": None if collection == "PHANTOM-FAKE" else f"{modality}_{body_part}",
                     "SeriesDate": study_date,
                     "StudyDate": study_date,
                     "StudyDescription": study_desc,
@@ -164,20 +177,37 @@ def default_dataset() -> tuple[SeriesData, ...]:
                     "Phantom": "YES" if collection == "PHANTOM-FAKE" else "NO",
                     "SpeciesCode": "337915000",
                     "SpeciesDescription": "Homo sapiens",
-                    "Site": "Fake Site",
-                    "ReleasedStatus": "Released",
+                    "Site": "Fake Site" if collection == "TCGA-FAKE" else "Phantom Lab",
+                    "ReleasedStatus": "Yes",
                     "Authorized": 1,
+                    "LongitudinalTemporalEventType": "Diagnosis",
+                    "LongitudinalTemporalOffsetFromEvent": 182.0 * study_index,
+                    "AdmittingDiagnosisDescription": "Fake diagnosis",
+                    "AdmittingDiagnosesDescription": "Fake diagnosis",
+                    "SeriesCount": len(series_plan),
+                    "ExcludeCommercial": "YES" if collection == "PHANTOM-FAKE" else "NO",
                 }
                 sop_class = MR_IMAGE_STORAGE if modality == "MR" else CT_IMAGE_STORAGE
                 instances = []
                 for index in range(1, count + 1):
                     sop_uid = f"{series_uid}.{index}"
+                    # One series has images that differ in geometry: its metadata lists both values
+                    # (GROUP_CONCAT DISTINCT), as real series with a changed protocol do.
+                    mixed = modality == "CT" and body_part == "CHEST"
+                    spacing = (
+                        (0.703125 if index % 2 else 0.78125)
+                        if mixed
+                        else (0.9375 if modality == "MR" else 0.68)
+                    )
+                    thickness = (1.25 if index % 2 else 2.5) if mixed else (5.0 if modality == "MR" else 1.25)
                     attributes = {
                         "SOPClassUID": sop_class,
                         "SOPInstanceUID": sop_uid,
                         "StudyDate": study_date.strftime("%Y%m%d"),
                         "SeriesDate": study_date.strftime("%Y%m%d"),
                         "InstanceNumber": index,
+                        "PixelSpacing": f"{spacing}\\{spacing}",
+                        "SliceThickness": f"{thickness}",
                         **{
                             k: base[k]
                             for k in (
@@ -197,7 +227,18 @@ def default_dataset() -> tuple[SeriesData, ...]:
                         },
                     }
                     data = dicom_file(attributes, seed=serial * 31 + index)
-                    instances.append(Instance(sop_uid, data, f"{100 + index}.dcm"))
+                    instances.append(
+                        Instance(
+                            sop_uid,
+                            data,
+                            f"{100 + index}.dcm",
+                            pk=40000 + serial * 100 + index,
+                            number=index,
+                            pixel_spacing=spacing,
+                            slice_thickness=thickness,
+                            attributes=attributes,
+                        )
+                    )
                 size = sum(len(i.data) for i in instances)
                 row = {
                     **base,
@@ -205,17 +246,48 @@ def default_dataset() -> tuple[SeriesData, ...]:
                     "ObjectCount": count,
                     "FileSize": size,
                     "TotalSizeInBytes": size,
+                    "PixelSpacing(mm)-Row": tuple(sorted({spacing_of(i) for i in instances})),
+                    "SliceThickness(mm)": tuple(sorted({thickness_of(i) for i in instances})),
+                    "SeriesPkId": 3000 + serial,
+                    "StudyPkId": 2000 + study_serial,
+                    "PatientPkId": 1000 + patient_index,
                 }
                 row.update({alias: row[key] for alias, key in ALIASES.items()})
-                out.append(SeriesData(series_uid, row, tuple(instances), license_name))
+                out.append(
+                    SeriesData(
+                        series_uid,
+                        row,
+                        tuple(instances),
+                        license_name,
+                        pk=3000 + serial,
+                        study_pk=2000 + study_serial,
+                        patient_pk=1000 + patient_index,
+                    )
+                )
     return tuple(out)
 
 
+def spacing_of(instance: Instance) -> float:
+    return instance.pixel_spacing if instance.pixel_spacing is not None else 0.0
+
+
+def thickness_of(instance: Instance) -> float:
+    return instance.slice_thickness if instance.slice_thickness is not None else 0.0
+
+
 def instance_rows(dataset: tuple[SeriesData, ...]) -> Iterator[dict[str, Any]]:
-    """The flat table: one row per instance, series fields plus SOPInstanceUID."""
+    """The flat table: one row per instance, series fields plus the instance's own."""
     for series in dataset:
         for instance in series.instances:
-            yield {**series.row, "SOPInstanceUID": instance.sop_instance_uid}
+            yield {
+                **series.row,
+                "SOPInstanceUID": instance.sop_instance_uid,
+                "ImagePkId": instance.pk,
+                "InstanceNumber": instance.number,
+                "PixelSpacing": instance.pixel_spacing,
+                "SliceThickness": instance.slice_thickness,
+                "MD5Hash": instance.md5,
+            }
 
 
 def series_zip(series: SeriesData, *, layout: str, md5_file: str | None = None) -> bytes:

@@ -28,6 +28,7 @@ VR = {
     (0x0010, 0x0020): "LO",  # PatientID
     (0x0010, 0x0040): "CS",  # PatientSex
     (0x0018, 0x0015): "CS",  # BodyPartExamined
+    (0x0018, 0x0050): "DS",  # SliceThickness
     (0x0020, 0x000D): "UI",  # StudyInstanceUID
     (0x0020, 0x000E): "UI",  # SeriesInstanceUID
     (0x0020, 0x0010): "SH",  # StudyID
@@ -37,6 +38,7 @@ VR = {
     (0x0028, 0x0004): "CS",  # PhotometricInterpretation
     (0x0028, 0x0010): "US",  # Rows
     (0x0028, 0x0011): "US",  # Columns
+    (0x0028, 0x0030): "DS",  # PixelSpacing
     (0x0028, 0x0100): "US",  # BitsAllocated
     (0x0028, 0x0101): "US",  # BitsStored
     (0x0028, 0x0102): "US",  # HighBit
@@ -56,6 +58,8 @@ KEYWORDS = {
     "PatientID": (0x0010, 0x0020),
     "PatientSex": (0x0010, 0x0040),
     "BodyPartExamined": (0x0018, 0x0015),
+    "SliceThickness": (0x0018, 0x0050),
+    "PixelSpacing": (0x0028, 0x0030),
     "StudyInstanceUID": (0x0020, 0x000D),
     "SeriesInstanceUID": (0x0020, 0x000E),
     "StudyID": (0x0020, 0x0010),

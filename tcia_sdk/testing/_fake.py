@@ -1,26 +1,26 @@
 """A fake TCIA that answers every endpoint of an API version from its generated descriptors.
 
-Routes, parameter names and validation, formats, the empty-result convention and the error style all
-come from the spec (through the version's ``ENDPOINTS``, ``API`` and ``DOWNLOAD``); the answers come
-from the bundled dataset. No code here names an endpoint.
+Routes, parameter names and validation, formats, the empty-result convention, the JSON style and
+the error style all come from the spec (through the version's ``ENDPOINTS``, ``API`` and
+``DOWNLOAD``); the answers come from the bundled dataset, through `_render` for row endpoints and
+through `_answers` for the shapes a spec names by their ``content``. No code here names an endpoint.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import html
 import importlib
-import io
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from .._runtime.endpoint import ApiInfo, DownloadInfo, Endpoint, Field, ModelInfo, Param
-from .._runtime.params import format_date
+from .._runtime.endpoint import ApiInfo, DownloadInfo, Endpoint, Param
+from ._answers import ANSWERS, MANIFEST_HEADER
 from ._dataset import SeriesData, default_dataset, instance_rows, series_zip
 from ._http import Request, Response
+from ._render import render
 
 DEFAULT_API_KEY = "fake-tcia-api-key"
 
@@ -50,6 +50,21 @@ class FakeTCIA:
         self.token_lifetime = token_lifetime
         self.tokens: dict[str, str] = {}  # access token -> user
         self._refresh_tokens: dict[str, str] = {}
+        # Shared carts by name (the Advanced API makes them, v1 getContentsByName reads them).
+        self.shared_lists: dict[str, dict[str, Any]] = {
+            "nbia-fake-cart": {
+                "name": "nbia-fake-cart",
+                "comment": "The TCGA-FAKE series",
+                "hyperlink": "",
+                "date": 1727098200000,
+                "id": 5000,
+                "userName": "nbia_guest",
+                "seriesInstanceUIDs": [s.uid for s in self.dataset if s.row["Collection"] == "TCGA-FAKE"],
+                "seriesInstanceUidsList": None,
+                "usageCount": None,
+                "dateString": "2024-09-23",
+            }
+        }
         self._issued = 0
         self._routes: dict[str, tuple[Endpoint, DownloadInfo | None]] = {}
         self._token_paths: set[str] = set()
@@ -122,8 +137,10 @@ class FakeTCIA:
             token = header.removeprefix("Bearer ")
             if header and token != "undefined" and token not in self.tokens:
                 return Response(401, b"", {})
-        pairs = list(request.query) + (request.form if endpoint.method == "POST" else [])
-        problem = _validate(endpoint, pairs)
+        # JAX-RS @FormParam (and the search's form map) read the body only: a POST's query string
+        # is seen by the strict key check alone.
+        pairs = request.form if endpoint.method == "POST" else list(request.query)
+        problem = _validate(endpoint, pairs, [k for k, _ in request.query])
         if problem is not None:
             return _error(api, 400, problem)
         values: dict[str, list[str]] = {}
@@ -136,19 +153,31 @@ class FakeTCIA:
             return self._zip(endpoint, download, values)
         if endpoint.content == "dicom-instance":
             return self._single_image(endpoint, values)
+        if endpoint.content in ANSWERS:
+            return ANSWERS[endpoint.content](self, endpoint, values, request)
         if endpoint.result == "binary":
             return _error(api, 501, f"the fake has no data for {endpoint.name}")
         rows = self._select(endpoint.params, values)
         if endpoint.result == "text":
-            return _text(endpoint, rows)
-        return _render(endpoint, rows, "csv" if endpoint.body == "csv" else fmt.lower())
+            return _manifest(endpoint, rows, values)
+        return render(endpoint, rows, "csv" if endpoint.body == "csv" else fmt.lower())
 
     # -- selecting -------------------------------------------------------------------------
     def _select(self, params: Sequence[Param], values: Mapping[str, list[str]]) -> list[dict[str, Any]]:
         """Rows matching every given parameter that names a column; the others (NewFileNames,
-        includeAnnotation, ...) are options, not filters."""
-        filters = [p for p in params if p.wire in values and (p.matches or p.wire) in self.columns]
-        return [row for row in self.rows if all(_matches(p, row, values[p.wire]) for p in filters)]
+        includeAnnotation, ...) are options, not filters.
+
+        A parameter the server reads as one comma-joined value (explode: false) is read so: the
+        first value, split at commas; repeated values beyond it are lost, as on the server.
+        """
+        wanted: dict[str, list[str]] = {}
+        for p in params:
+            if p.wire not in values or (p.matches or p.wire) not in self.columns or p.criterion:
+                continue
+            given = values[p.wire]
+            wanted[p.wire] = re.split(r"\s*,\s*", given[0]) if p.repeated and not p.explode else given
+        filters = [p for p in params if p.wire in wanted]
+        return [row for row in self.rows if all(_matches(p, row, wanted[p.wire]) for p in filters)]
 
     def _series(self, uid: str | None) -> SeriesData | None:
         return next((s for s in self.dataset if s.uid == uid), None)
@@ -191,13 +220,15 @@ class FakeTCIA:
         return Response(200, instance.data, headers)
 
 
-def _validate(endpoint: Endpoint, pairs: Iterable[tuple[str, str]]) -> str | None:
+def _validate(endpoint: Endpoint, pairs: Iterable[tuple[str, str]], query: Iterable[str]) -> str | None:
+    """NBIA v4's checks: query keys against the endpoint's allowed set (the form body is not
+    checked), then required parameters."""
     given = {k for k, _ in pairs}
-    allowed = {p.wire for p in endpoint.params} | (
-        {endpoint.format_param} if endpoint.format_param else set()
-    )
-    if endpoint.api.unknown_params == "reject":
-        for key in sorted(given - allowed):
+    allowed = {p.wire for p in endpoint.params if p.criterion is None}
+    allowed |= {endpoint.format_param} if endpoint.format_param else set()
+    strict = (endpoint.unknown_params or endpoint.api.unknown_params) == "reject"
+    if strict:
+        for key in sorted(set(query) - allowed):
             return f"Invalid query parameter: '{key}'. Allowed parameters are: [{', '.join(sorted(allowed))}]"
     for param in endpoint.required_params:
         if param.wire not in given:
@@ -224,82 +255,15 @@ def _matches(param: Param, row: Mapping[str, Any], wanted: list[str]) -> bool:
     return any(str(value).upper() == w.upper() for w in wanted)
 
 
-def _wire_value(field: Field, value: Any) -> Any:
-    if isinstance(value, dt.date) and field.type in ("date", "datetime") and field.date_format:
-        return format_date(value, field.date_format)
-    if field.type in ("int", "float", "bool") and field.coerce_from_string:
-        return str(value).lower() if isinstance(value, bool) else str(value)
-    if field.type == "str" and not isinstance(value, str):
-        return value.isoformat() if isinstance(value, dt.date) else str(value)
-    return value
-
-
-def _project(
-    model: ModelInfo | None, value_field: str | None, rows: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Rows reduced to the response's fields, duplicates removed (so getPatient lists patients)."""
-    seen: set[str] = set()
-    out: list[dict[str, Any]] = []
-    fields = model.fields if model is not None else (Field(value_field or "", "value", "str"),)
-    for row in rows:
-        projected = {f.wire: _wire_value(f, row[f.wire]) for f in fields if row.get(f.wire) is not None}
-        key = json.dumps(projected, sort_keys=True, default=str)
-        if key not in seen:
-            seen.add(key)
-            out.append(projected)
-    return out
-
-
-def _text(endpoint: Endpoint, rows: list[dict[str, Any]]) -> Response:
-    """Text endpoints: NBIA's are manifests (.tcia) of the series selected."""
+def _manifest(endpoint: Endpoint, rows: list[dict[str, Any]], values: Mapping[str, list[str]]) -> Response:
+    """Text endpoints without a content kind: NBIA's are .tcia manifests of the series selected."""
     if endpoint.media_type != "application/x-nbia-manifest-file":
         return _error(endpoint.api, 501, f"the fake has no text for {endpoint.name}")
     uids = list(dict.fromkeys(row["SeriesInstanceUID"] for row in rows))
-    header = [
-        "downloadServerUrl=https://nbia.cancerimagingarchive.net/nbia-download/servlet/DownloadServlet",
-        "includeAnnotation=true",
-        "noOfrRetry=4",
-        "databasketId=manifest-fake.tcia",
-        "manifestVersion=3.0",
-        "ListOfSeriesToDownload=",
-    ]
+    annotation = values.get("includeAnnotation", ["true"])[0]
+    header = [line.format(annotation=annotation, millis="1700000000000") for line in MANIFEST_HEADER]
     body = "\n".join(header + uids) + "\n"
     return Response(200, body.encode(), {"Content-Type": endpoint.media_type})
-
-
-def _render(endpoint: Endpoint, rows: list[dict[str, Any]], fmt: str) -> Response:
-    api = endpoint.api
-    projected = _project(endpoint.model, endpoint.value_field, rows)
-    ctype = api.content_types.get(fmt, "application/json")
-    if not projected and api.empty_result == "empty_body":
-        return Response(200, b"", {})
-    if fmt == "json" or (not endpoint.formats and endpoint.body != "csv"):
-        return Response(200, json.dumps(projected).encode(), {"Content-Type": ctype})
-    columns = [f.wire for f in endpoint.model.fields] if endpoint.model else [endpoint.value_field or ""]
-    if fmt == "csv":
-        text = io.StringIO()
-        # NBIA quotes every cell of multi-column CSV (FormatOutput.toCsvQuoted).
-        if len(columns) > 1:
-            writer = csv.writer(text, lineterminator="\n", quoting=csv.QUOTE_ALL)
-        else:
-            writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([row.get(c, "") for c in columns] for row in projected)
-        return Response(200, text.getvalue().encode(), {"Content-Type": ctype})
-    if fmt == "xml":
-        items = "".join(
-            "<Row>" + "".join(f"<{c}>{html.escape(str(r[c]))}</{c}>" for c in columns if c in r) + "</Row>"
-            for r in projected
-        )
-        body = f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Results>{items}</Results>'
-        return Response(200, body.encode(), {"Content-Type": ctype})
-    head = "".join(f"<TH>{html.escape(c)}</TH>" for c in columns)
-    cells = "".join(
-        "<TR>" + "".join(f"<TD>{html.escape(str(r.get(c, '')))}</TD>" for c in columns) + "</TR>"
-        for r in projected
-    )
-    body = f"<P ALIGN='center'><TABLE BORDER=1><TR>{head}</TR>{cells}</TABLE></P>"
-    return Response(200, body.encode(), {"Content-Type": ctype})
 
 
 def _error(api: ApiInfo, status: int, message: str) -> Response:

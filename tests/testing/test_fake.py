@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tcia_sdk import AuthenticationError, BadRequestError
+from tcia_sdk import AuthenticationError, BadRequestError, ServerError
 from tcia_sdk._runtime.endpoint import Endpoint, Param
 from tcia_sdk._versions import available_versions, load_version
 from tcia_sdk.testing import RunningFake, Status
@@ -24,6 +24,22 @@ SAMPLE_VALUES: dict[str, Any] = {
     "bool": True,
     "date": datetime.date(2000, 1, 1),
 }
+
+
+# Arguments the dataset answers where the parameter's declaration alone cannot tell: carts by name
+# (the fake holds "nbia-fake-cart"; the Advanced API's cart is made, then deleted), internal keys.
+NAMED: dict[tuple[str, str], Any] = {
+    ("getContentsByName", "name"): "nbia-fake-cart",
+    ("getSharedList", "name"): "nbia-fake-cart",
+    ("createSharedList", "name"): "made-by-the-test",
+    ("deleteSharedList", "name"): "made-by-the-test",
+    ("getDicomTagsByImageID", "image_pk_id"): SERIES.instances[0].pk,
+    ("getStudyDrillDown", "series_pk_ids"): [SERIES.pk],
+    ("getImageDrillDown", "series_pk_ids"): [SERIES.pk],
+    ("getCartData", "series_pk_ids"): [SERIES.pk],
+}
+# The live server fails on these whatever it is asked (their queries name columns the schema lacks).
+BROKEN_ON_THE_SERVER = {"getStudyDrillDown", "getStudyDrillDownWithSeriesIds"}
 
 
 def argument(param: Param) -> Any:
@@ -54,13 +70,23 @@ def test_every_endpoint_is_answered(fake_tcia: RunningFake, version: str, tmp_pa
     endpoints: tuple[Endpoint, ...] = module.ENDPOINTS
     with client_for(fake_tcia, version) as client:
         for endpoint in endpoints:
-            kwargs = {p.python: argument(p) for p in endpoint.params if p.required}
+            kwargs = {
+                p.python: NAMED.get((endpoint.name, p.python), argument(p))
+                for p in endpoint.params
+                if p.required
+            }
             if endpoint.result == "binary":
                 kwargs["to"] = tmp_path / f"{endpoint.name}.bin"
+            if endpoint.name in BROKEN_ON_THE_SERVER:
+                with pytest.raises(ServerError):
+                    getattr(client, endpoint.python_name)(**kwargs)
+                continue
             result = getattr(client, endpoint.python_name)(**kwargs)
             if endpoint.result == "binary":
                 assert result.bytes_written > 0, endpoint.name
-            elif endpoint.result == "row":
+            elif endpoint.result == "page":
+                assert list(result), endpoint.name  # every patient, page after page
+            elif endpoint.result in ("row", "object"):
                 assert result is not None
             else:
                 assert isinstance(result, list | str), endpoint.name

@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncClient", "AsyncClientWithRawResponse", "Client", "ClientWithRawResponse"]
 
-# Keep the imports used even when a spec has no date parameter or list parameter.
-_ = (datetime, Sequence, Download)
+# Keep the imports used even when a spec has no date, list, format or binary endpoint.
+_ = (datetime, Sequence, Download, Destination, overload)
 
 
 class Client(_rt.SyncAPIClient):
