@@ -137,7 +137,7 @@ class _Builder:
                     f"no content type for format(s) {', '.join(missing)}, expected one per value",
                 )
         download = self._download(endpoints)
-        servers = self._servers(api, models)
+        servers = self._servers(api, models, endpoints)
         if self.problems:
             raise SpecError(self.problems)
         return ApiIR(
@@ -178,7 +178,9 @@ class _Builder:
             excluded=tuple(sorted(self.data.get("excluded", {}).items())),
         )
 
-    def _servers(self, api: dict[str, Any], models: list[ModelIR]) -> tuple[ServerIR, ...]:
+    def _servers(
+        self, api: dict[str, Any], models: list[ModelIR], endpoints: list[EndpointIR]
+    ) -> tuple[ServerIR, ...]:
         """Named hosts; the spec's base_url must be one of them (the default)."""
         spec = api.get("servers")
         if not spec:
@@ -186,6 +188,7 @@ class _Builder:
         base = api["base_url"].rstrip("/")
         out = []
         fields = {f.wire for m in models for f in m.fields}
+        fields |= {p.matches or p.wire for e in endpoints for p in e.params}
         for name, entry in spec.items():
             path: YamlPath = ("api", "servers", name)
             if not is_snake_identifier(name):
@@ -193,7 +196,10 @@ class _Builder:
             exclusive = entry.get("exclusive", {})
             for field in exclusive:
                 if field not in fields:
-                    self.error((*path, "exclusive", field), f"{field!r} is not a field of any model")
+                    self.error(
+                        (*path, "exclusive", field),
+                        f"{field!r} is neither a field of a model nor what a parameter selects on",
+                    )
             out.append(
                 ServerIR(
                     name=name,

@@ -32,7 +32,19 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from ._runtime import Download, Hooks, RawResponse, RequestEvent, ResponseEvent, RetryPolicy
+    from ._runtime import (
+        AsyncPager,
+        Download,
+        Hooks,
+        Limits,
+        OddValue,
+        Pager,
+        RawResponse,
+        RequestEvent,
+        ResponseEvent,
+        RetryPolicy,
+        odd_values,
+    )
     from .dataframes import to_dataframe
     from .download import (
         DownloadReport,
@@ -51,6 +63,7 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncPager",
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
@@ -60,7 +73,10 @@ __all__ = [
     "DownloadReport",
     "Estimate",
     "Hooks",
+    "Limits",
     "NotFoundError",
+    "OddValue",
+    "Pager",
     "PermissionDeniedError",
     "Progress",
     "RateLimitError",
@@ -80,12 +96,18 @@ __all__ = [
     "aestimate_download",
     "download_series",
     "estimate_download",
+    "odd_values",
     "read_manifest",
     "to_dataframe",
     "write_manifest",
 ]
 
 _LAZY = {
+    "AsyncPager": "._runtime",
+    "Limits": "._runtime",
+    "OddValue": "._runtime",
+    "Pager": "._runtime",
+    "odd_values": "._runtime",
     "Download": "._runtime",
     "Hooks": "._runtime",
     "RawResponse": "._runtime",

@@ -165,3 +165,54 @@ def test_structure_unstructure_round_trip(row: dict[str, Any]) -> None:
     series = converter.structure(row, Series)
     assert converter.unstructure(series) == row
     assert converter.structure(converter.unstructure(series), Series) == series
+
+
+# -- the resilience policy -------------------------------------------------------------------------
+def test_an_odd_value_keeps_its_row_stays_reachable_and_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+    from tcia_sdk._runtime import odd_values
+
+    rows = [
+        {"SeriesInstanceUID": "1", "ImageCount": 3},
+        {"SeriesInstanceUID": "2", "ImageCount": "n/a", "SeriesDate": "yesterday"},
+        {"SeriesInstanceUID": "3", "ImageCount": [1, 2]},
+    ]
+    with client_answering(200, json=rows) as tcia:
+        raw = tcia.with_raw_response.get_series()
+        series = raw.parse()
+    assert [s.series_instance_uid for s in series] == ["1", "2", "3"]  # no row lost, none failed the call
+    assert series[1].image_count is None
+    assert series[1].series_date is None
+    assert odd_values(series[1]) == {"ImageCount": "n/a", "SeriesDate": "yesterday"}  # the raw values
+    assert odd_values(series[2]) == {"ImageCount": [1, 2]}
+    assert odd_values(series[0]) == {}
+    assert [(o.row, o.field, o.value) for o in raw.odd_values] == [  # rows in order, fields in model order
+        (1, "SeriesDate", "yesterday"),
+        (1, "ImageCount", "n/a"),
+        (2, "ImageCount", [1, 2]),
+    ]
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "3 value(s) did not fit" in warning.getMessage()
+    assert "strict=True" in warning.getMessage()
+    assert unstructure(series[1]) == rows[1]  # the wire row comes back exactly
+
+
+def test_strict_mode_raises_on_the_first_odd_value() -> None:
+    rows = [{"SeriesInstanceUID": "1", "ImageCount": "n/a"}]
+    with client_answering(200, json=rows, strict=True) as tcia, pytest.raises(ResponseDecodeError) as info:
+        tcia.get_series()
+    assert (info.value.field, info.value.value, info.value.row) == ("ImageCount", "n/a", 0)
+
+
+def test_a_csv_cell_that_fits_no_type_keeps_its_row() -> None:
+    from tcia_sdk._runtime import odd_values
+    from tcia_sdk.nbia_v4 import Client as V4
+
+    text = (
+        '"SeriesInstanceUID","ImageCount","PixelSpacing(mm)-Row"\n"1.2","many","0.7, wide"\n"1.3","4","0.5"\n'
+    )
+    response = httpx.Response(200, text=text, headers={"Content-Type": "text/csv"})
+    with V4(transport=httpx.MockTransport(lambda request: response)) as tcia:
+        odd, fine = tcia.get_series_metadata(series_instance_uids=["1.2", "1.3"])
+    assert odd.series_instance_uid == "1.2"
+    assert odd_values(odd) == {"ImageCount": "many", "PixelSpacing(mm)-Row": "0.7, wide"}
+    assert (fine.image_count, fine.pixel_spacing_row_mm) == (4, (0.5,))
