@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo generate check lint typecheck pytest bench clean
+.PHONY: test demo generate check lint typecheck pytest bench live-check clean
 
 # (Re)create the virtual environment and install the project with its dev tools when
 # pyproject.toml changes; everything the tests need is installed from here.
@@ -41,6 +41,11 @@ pytest: $(STAMP)
 # Not part of `make test`: figures are ratios to baselines measured in the same run.
 bench: $(STAMP)
 	$(PY) -m tests.benchmarks
+
+# Not part of `make test`: needs the network. Calls every public endpoint of every version once
+# against the real servers, checks the decoding and reports drift; run it after each TCIA release.
+live-check: $(STAMP)
+	$(PY) -m tcia_sdk.livecheck --writes
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -175,6 +175,7 @@ class _Builder:
             servers=servers,
             base_url_env=api.get("base_url_env"),
             json_style=api.get("json_style", "jettison"),
+            status=api.get("status", "live"),
             excluded=tuple(sorted(self.data.get("excluded", {}).items())),
         )
 
@@ -516,6 +517,7 @@ class _Builder:
             csv_header=tuple(response.get("csv_header", ())),
             json_style=spec.get("json_style"),
             unknown_params=spec.get("unknown_params"),
+            broken=spec.get("broken"),
         )
 
     def _page(

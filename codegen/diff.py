@@ -398,12 +398,15 @@ def _field_attribute_changes(endpoint: str, model: str, old: FieldIR, new: Field
     if old.date_format != new.date_format:
         detail = f"{where} arrives as {new.date_format} (was {old.date_format})"
         return [Change("field-type-changed", endpoint, subject, detail, True)]
-    if old.coerce_from_string != new.coerce_from_string:
-        if new.coerce_from_string:
+    if old.coerced != new.coerced:
+        if new.coerced:
             detail = f"{where} may now arrive as a string holding the {new.annotation}"
         else:
             detail = f"{where} no longer arrives as a string"
-        return [Change("field-type-changed", endpoint, subject, detail, new.coerce_from_string)]
+        return [Change("field-type-changed", endpoint, subject, detail, new.coerced)]
+    if old.aliases != new.aliases:
+        detail = f"{where} is also read from {', '.join(new.aliases) or 'no other name'}"
+        return [Change("field-aliases-changed", endpoint, subject, detail, False)]
     return []
 
 

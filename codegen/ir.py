@@ -215,6 +215,7 @@ class EndpointIR:
     csv_header: tuple[str, ...] = ()  # the server's literal (wrong) header: read cells by position
     json_style: str | None = None
     unknown_params: str | None = None  # when not the API's
+    broken: str | None = None  # why the live server fails on it whatever it is asked
 
     @property
     def exposed_params(self) -> tuple[ParamIR, ...]:
@@ -322,6 +323,7 @@ class ApiIR:
     base_url_env: str | None = None
     json_style: str = "jettison"
     excluded: tuple[tuple[str, str], ...] = ()  # server endpoints left out, with the reason
+    status: str = "live"
 
     def endpoint(self, wire: str) -> EndpointIR:
         return next(e for e in self.endpoints if e.wire == wire)

@@ -154,6 +154,7 @@ class ApiInfo(NamedTuple):
     servers: tuple[ServerInfo, ...] = ()
     base_url_env: str | None = None
     json_style: Literal["jettison", "jackson", "jackson_non_null", "gson"] = "jettison"
+    status: Literal["live", "deprecated", "retired"] = "live"
 
     def server(self, name: str) -> ServerInfo | None:
         return next((s for s in self.servers if s.name == name), None)
@@ -209,6 +210,7 @@ class Endpoint(NamedTuple):
     csv_header: tuple[str, ...] = ()  # the server's literal header when its names are wrong
     json_style: Literal["jettison", "jackson", "jackson_non_null", "gson"] | None = None
     unknown_params: Literal["ignore", "reject"] | None = None  # when not the API's (NBIA search: ignore)
+    broken: str | None = None  # why the live server fails on it, whatever it is asked
 
     @property
     def required_params(self) -> tuple[Param, ...]:

@@ -598,6 +598,25 @@ def drill_down_images(fake: FakeTCIA, endpoint: Endpoint, values: Values, reques
     return json_response(images, style_of(endpoint))
 
 
+@answer("patient-counts")
+def patient_counts(fake: FakeTCIA, endpoint: Endpoint, values: Values, request: Request) -> Response:
+    """The *ValuesAndCounts answers: the model's first field, with its number of distinct patients."""
+    assert endpoint.model is not None
+    key = endpoint.model.fields[0].wire
+    rows = fake.select(endpoint.params, values)
+    patients: dict[Any, set[str]] = defaultdict(set)
+    for row in rows:
+        value = row.get(key)
+        if value is None and key == "BodyPart":
+            value = "NOT SPECIFIED"  # the server reports NULL body parts so
+        if value is not None:
+            patients[value].add(row["PatientID"])
+    counted = [{key: value, "Count": len(p), "Authorized": 1} for value, p in patients.items()]
+    if not counted:
+        return Response(200, b"", {})
+    return json_response(project(endpoint.model.fields, counted, style_of(endpoint)), style_of(endpoint))
+
+
 @answer("server-error")
 def server_error(fake: FakeTCIA, endpoint: Endpoint, values: Values, request: Request) -> Response:
     """An endpoint the live server fails on whatever it is asked (a query it cannot run)."""

@@ -149,6 +149,8 @@ class FakeTCIA:
         fmt = values.get(endpoint.format_param or "", [endpoint.formats[0] if endpoint.formats else "json"])[
             0
         ]
+        if endpoint.broken:
+            return ANSWERS["server-error"](self, endpoint, values, request)
         if endpoint.content in ("series-zip", "series-zip-md5"):
             return self._zip(endpoint, download, values)
         if endpoint.content == "dicom-instance":
@@ -157,13 +159,13 @@ class FakeTCIA:
             return ANSWERS[endpoint.content](self, endpoint, values, request)
         if endpoint.result == "binary":
             return _error(api, 501, f"the fake has no data for {endpoint.name}")
-        rows = self._select(endpoint.params, values)
+        rows = self.select(endpoint.params, values)
         if endpoint.result == "text":
             return _manifest(endpoint, rows, values)
         return render(endpoint, rows, "csv" if endpoint.body == "csv" else fmt.lower())
 
     # -- selecting -------------------------------------------------------------------------
-    def _select(self, params: Sequence[Param], values: Mapping[str, list[str]]) -> list[dict[str, Any]]:
+    def select(self, params: Sequence[Param], values: Mapping[str, list[str]]) -> list[dict[str, Any]]:
         """Rows matching every given parameter that names a column; the others (NewFileNames,
         includeAnnotation, ...) are options, not filters.
 

@@ -57,7 +57,7 @@ def test_unknown_type_missing_fields_and_unknown_keys_all_at_once() -> None:
         "t.yaml:15: models.M.fields.A.type: 'decimal' is not allowed, expected one of: "
         "str, int, float, bool, date, datetime, list, model, map, json",
         "t.yaml:16: models.M.fields.B: 'doc' is a required property, expected it to be given",
-        "t.yaml:18: endpoints.getX: unknown key(s) 'colour', expected one of: doc, formats, "
+        "t.yaml:18: endpoints.getX: unknown key(s) 'colour', expected one of: broken, doc, formats, "
         "idempotent, json_style, method, name, params, resource, response, unknown_params",
     ]
 
