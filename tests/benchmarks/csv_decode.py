@@ -19,7 +19,7 @@ from tcia_sdk.nbia_v4._endpoints import GET_SERIES_METADATA
 
 from . import _rows
 from ._common import Config, Figure, Target, progress, rotated, timed
-from .decode import context, forget, ratio_note
+from .decode import context, forget, ratio_note, rows_label
 
 NAME = "csv"
 TARGET = Target("<=", 1.5)
@@ -57,7 +57,7 @@ def run(config: Config) -> list[Figure]:
     ratios = tuple(s / d for s, d in zip(times["sdk"], times["json"], strict=True))
     note = ratio_note("contenders ÷ csv.DictReader", times, "csv.DictReader")
     what = (
-        f"getSeriesMetadata CSV ({n // 1000}k rows, {len(body) / 1e6:.1f} MB, every cell quoted, "
+        f"getSeriesMetadata CSV ({rows_label(n)}, {len(body) / 1e6:.1f} MB, every cell quoted, "
         "joined pixel spacings): SDK typed rows ÷ csv.DictReader of the same text, GC paused for all"
     )
     return [Figure("decode CSV", what, ratios, TARGET, notes=(note,))]

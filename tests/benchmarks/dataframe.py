@@ -19,7 +19,7 @@ from tcia_sdk.nbia_v4._endpoints import GET_SERIES
 
 from . import _rows
 from ._common import Config, Figure, Target, progress, rotated, timed
-from .decode import context, forget, ratio_note
+from .decode import context, forget, ratio_note, rows_label
 
 NAME = "dataframe"
 TARGET = Target("<=", 1.5)
@@ -60,7 +60,7 @@ def run(config: Config) -> list[Figure]:
     ratios = tuple(s / j for s, j in zip(times["sdk"], times["json"], strict=True))
     note = ratio_note("contenders ÷ from_records(json.loads)", times, "from_records(json.loads(body))")
     what = (
-        f"v4 getSeries body ({n // 1000}k rows) to a DataFrame: decode + to_dataframe (typed, nullable "
+        f"v4 getSeries body ({rows_label(n)}) to a DataFrame: decode + to_dataframe (typed, nullable "
         "dtypes) ÷ pandas.DataFrame.from_records(json.loads(body)), GC paused for all"
     )
     return [Figure("to_dataframe", what, ratios, TARGET, notes=(note,))]

@@ -10,7 +10,9 @@ case five contenders decode the same bytes, taking turns at going first in every
 * ``peer``: the openapi-python-client client generated from our OpenAPI export (``json.loads``,
   then ``Series.from_dict`` per row);
 * ``sdk``: the SDK's real path, `decode_json_result` over the endpoint's `DecodeContext`, *cold*: its
-  memo tables and learned key sets are emptied before every repetition, as in a fresh process.
+  memo tables and learned key sets are emptied before every repetition, as in a fresh process;
+* ``reference`` (v4 and v3 only): ``json.loads`` and the reference path alone (`reference_rows`,
+  pure Python): what typed decoding costs without msgspec.
 
 The cyclic GC is paused for every contender (the SDK pauses it itself on large bodies; pausing it
 for all compares parsing work, not collector luck). Before timing, the SDK's rows are checked
@@ -43,7 +45,7 @@ from ._common import Config, Figure, Target, progress, rotated, timed
 
 NAME = "decode"
 URL = "https://nbia.cancerimagingarchive.net/nbia-api/services/v4/getSeries?Collection=X"
-CONTENDERS = ("json", "orjson", "msgspec", "peer", "sdk")
+CONTENDERS = ("json", "orjson", "msgspec", "peer", "sdk", "reference")
 
 # (collection, body part, modality, protocols, descriptions)
 _STUDIES = [
@@ -129,6 +131,7 @@ class Case:
     structs: str  # key of _structs.DECODERS
     spec: str  # the peer's spec
     target: Target
+    reference: bool = False  # also time the reference path alone (what decoding costs without msgspec)
 
 
 CASES = (
@@ -141,6 +144,7 @@ CASES = (
         "native",
         "nbia-v4",
         Target("<=", 1.0),
+        reference=True,
     ),
     Case(
         "decode v4 text numbers",
@@ -161,6 +165,7 @@ CASES = (
         "v3",
         "tcia-v3",
         Target("<=", 1.0),
+        reference=True,
     ),
     Case(
         "decode v4 + unknown key",
@@ -195,6 +200,11 @@ CASES = (
 )
 
 
+def rows_label(n: int) -> str:
+    """``100k rows``, ``1M rows``."""
+    return f"{n / 1e6:g}M rows" if n >= 1_000_000 else f"{n / 1000:g}k rows"
+
+
 def context(endpoint: Endpoint, body: bytes, content_type: str = "application/json") -> DecodeContext:
     """The `DecodeContext` the client builds for a 200 answer of ``endpoint`` with ``body``."""
     request = httpx.Request(endpoint.method, URL)
@@ -223,6 +233,13 @@ def sdk_decoder(endpoint: Endpoint, body: bytes) -> Callable[[], list[Any]]:
         return rows
 
     return decode
+
+
+def reference_only(endpoint: Endpoint, body: bytes) -> list[Any]:
+    """The reference path alone: json.loads, then `structure_row` per row (no msgspec)."""
+    model = endpoint.model
+    assert model is not None
+    return reference_rows(context(endpoint, body), model, json.loads(body))
 
 
 def peer_rows(from_dict: Callable[[Any], Any], body: bytes) -> list[Any]:
@@ -270,7 +287,7 @@ def run(config: Config) -> list[Figure]:
         peers: dict[str, tuple[Any, str | None]] = {}
         for case in CASES:
             body = case.encode(case.rows(n))
-            size = f"{n // 1000}k rows, {len(body) / 1e6:.0f} MB, {len(body) / n:.0f} B/row"
+            size = f"{rows_label(n)}, {len(body) / 1e6:.0f} MB, {len(body) / n:.0f} B/row"
             check_sdk(case, body, n)
             structs = _structs.DECODERS[case.structs]
             if case.spec not in peers:
@@ -284,6 +301,8 @@ def run(config: Config) -> list[Figure]:
             }
             if peer_cls is not None:
                 runners["peer"] = partial(peer_rows, peer_cls.from_dict, body)
+            if case.reference:
+                runners["reference"] = partial(reference_only, case.endpoint, body)
             times: dict[str, list[float]] = {name: [] for name in CONTENDERS if name in runners}
             for rep in range(reps):
                 for name in rotated(list(times), rep):

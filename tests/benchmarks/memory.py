@@ -16,6 +16,7 @@ from pathlib import Path
 from . import _rows
 from ._common import Config, Figure, Target, progress, rotated
 from ._procs import last_json, run_python
+from .decode import rows_label
 
 NAME = "rss"
 TARGET = Target("<=", 1.0)
@@ -60,7 +61,7 @@ def run(config: Config) -> list[Figure]:
         f"{mode} +{statistics.median(values):.0f} MB" for mode, values in peaks.items()
     )
     what = (
-        f"fresh process, {n // 1000}k v4 getSeries rows ({size:.0f} MB body): SDK peak RSS of the decode "
+        f"fresh process, {rows_label(n)} of v4 getSeries ({size:.0f} MB body): SDK peak RSS of the decode "
         "(VmHWM delta) ÷ json.loads'"
     )
     return [Figure("peak RSS", what, ratios, TARGET, notes=(note,))]
