@@ -148,7 +148,14 @@ class FakeTCIA:
         """Rows matching every given parameter that names a column; the others (NewFileNames,
         includeAnnotation, ...) are options, not filters."""
         filters = [p for p in params if p.wire in values and (p.matches or p.wire) in self.columns]
-        return [row for row in self.rows if all(_matches(p, row, values[p.wire]) for p in filters)]
+        # A repeated parameter sent comma-joined (explode: false) is one value the server splits.
+        wanted = {
+            p.wire: [v for value in values[p.wire] for v in value.split(",")]
+            if p.repeated and not p.explode
+            else values[p.wire]
+            for p in filters
+        }
+        return [row for row in self.rows if all(_matches(p, row, wanted[p.wire]) for p in filters)]
 
     def _series(self, uid: str | None) -> SeriesData | None:
         return next((s for s in self.dataset if s.uid == uid), None)

@@ -143,3 +143,11 @@ def test_serve_command_prints_base_urls_and_serves() -> None:
         finally:
             process.terminate()
             process.wait(10)
+
+
+def test_a_comma_joined_list_selects_every_series_it_names(fake_tcia: RunningFake) -> None:
+    # NBIA v4 getSeriesMetadata takes its UIDs in one comma-joined value (explode: false).
+    wanted = [s.uid for s in default_dataset()[:3]]
+    with client_for(fake_tcia, "nbia_v4") as tcia:
+        rows = tcia.get_series_metadata(series_instance_uids=wanted)
+    assert sorted(r.series_instance_uid for r in rows) == sorted(wanted)
