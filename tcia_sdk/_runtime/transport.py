@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
+import select
 import ssl
 import threading
 import time
@@ -104,6 +106,7 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
+        self._socket: Any = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         return await self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
@@ -121,7 +124,28 @@ class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
         return _AsyncDeadlineStream(await self._inner.start_tls(ssl_context, server_hostname, bounded))
 
     def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            # The pool asks this of every idle connection on every request; anyio answers it by
+            # building all of the stream's attributes (a getpeername each time). Ask for the
+            # socket once and poll it, as httpcore would.
+            if self._socket is None:
+                self._socket = self._inner.get_extra_info("socket")
+            if self._socket is not None:
+                return _readable(self._socket)
         return self._inner.get_extra_info(info)
+
+
+def _readable(sock: Any) -> bool:
+    """httpcore's is_socket_readable: data (or the EOF of a server-side close) is waiting."""
+    fd = sock.fileno()
+    if fd < 0:
+        return True
+    if not hasattr(select, "poll"):  # pragma: no cover - Windows
+        ready, _, _ = select.select([fd], [], [], 0)
+        return bool(ready)
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class _AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
@@ -175,8 +199,16 @@ def new_sync_client(timeout: httpx.Timeout, transport: httpx.BaseTransport | Non
     return client
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's default context (certifi, SSL_CERT_FILE/DIR as at first use), built once: loading the
+    CA bundle costs ~20 ms, and the download engine builds an async pool on every sync call."""
+    return httpx.create_ssl_context()
+
+
 def new_async_client(timeout: httpx.Timeout, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
+    verify: ssl.SSLContext | bool = _ssl_context() if transport is None else True
+    client = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False, verify=verify)
     if transport is None:
         _install_deadlines(client, is_async=True)
     return client
