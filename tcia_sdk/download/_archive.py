@@ -199,8 +199,8 @@ def extract_verified(
         written = 0
         target_root = target.resolve()
         for entry in entries:
-            destination = target / entry.name
-            if destination.resolve().parent != target_root:
+            destination = target_root / entry.name  # one sanitised component: no syscall needed
+            if destination.parent != target_root or entry.name in ("", ".", ".."):
                 raise DownloadError(
                     f"zip entry {entry.info.filename!r} lands outside the target", series_instance_uid=uid
                 )
