@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tcia_sdk import AuthenticationError, BadRequestError
+from tcia_sdk import AuthenticationError, BadRequestError, ServerError
 from tcia_sdk._runtime.endpoint import Endpoint, Param
 from tcia_sdk._versions import available_versions, load_version
 from tcia_sdk.testing import RunningFake, Status
@@ -151,3 +151,12 @@ def test_a_comma_joined_list_selects_every_series_it_names(fake_tcia: RunningFak
     with client_for(fake_tcia, "nbia_v4") as tcia:
         rows = tcia.get_series_metadata(series_instance_uids=wanted)
     assert sorted(r.series_instance_uid for r in rows) == sorted(wanted)
+
+
+def test_faults_match_the_form_fields_of_a_post(fake_tcia: RunningFake) -> None:
+    uid = default_dataset()[1].uid
+    fake_tcia.faults.add(Status(503), path="getSeriesMetadata", params={"list": uid}, times=None)
+    with client_for(fake_tcia, "nbia_v4") as tcia:
+        assert len(tcia.get_series_metadata(series_instance_uids=[SERIES.uid])) == 1
+        with pytest.raises(ServerError, match="503"):
+            tcia.get_series_metadata(series_instance_uids=[uid])
