@@ -332,18 +332,28 @@ class _Metadata:
     async def _fetch_chunks(self, chunks: list[list[str]]) -> None:
         param = self.info.metadata_list_param
         assert param is not None
-        for chunk in chunks:
-            try:
-                rows = (await self.client._call(self.info.metadata, {param: chunk})).parse()
-            except TCIAError as exc:
-                self._results.update(dict.fromkeys(chunk, exc))
-            else:
-                wanted = set(chunk)
-                for row in rows:
-                    fields = _clean(unstructure(row))
-                    uid = fields.get("SeriesInstanceUID")
-                    if isinstance(uid, str) and uid in wanted and uid not in self._results:
-                        self._results[uid] = fields
+        try:
+            for chunk in chunks:
+                await self._fetch_chunk(param, chunk)
+        finally:
+            for event in self._ready.values():
+                event.set()  # never leave a series waiting (a bug here surfaces in get())
+
+    async def _fetch_chunk(self, param: str, chunk: list[str]) -> None:
+        try:
+            rows = (await self.client._call(self.info.metadata, {param: chunk})).parse()
+            wanted = set(chunk)
+            for row in rows:
+                fields = _clean(unstructure(row))
+                uid = fields.get("SeriesInstanceUID")
+                if isinstance(uid, str) and uid in wanted and uid not in self._results:
+                    self._results[uid] = fields
+        except BUGS:
+            raise
+        except Exception as exc:  # the chunk's series fail with it; the next chunk is asked
+            error = _as_download_error(exc, chunk[0], "the series metadata could not be read")
+            self._results.update(dict.fromkeys(chunk, error))
+        finally:
             self._ready[chunk[0]].set()
 
     async def get(self, uid: str) -> Mapping[str, Any] | None:
@@ -351,6 +361,8 @@ class _Metadata:
         event = self._ready.get(uid)
         if event is not None:
             await event.wait()
+            if uid not in self._results and self._task is not None and self._task.done():
+                self._task.result()  # the chunk task failed: its exception, here
             found = self._results.get(uid)
             if isinstance(found, TCIAError):
                 raise found

@@ -107,3 +107,17 @@ def test_progress_counts_dicom_bytes_and_ends_at_the_total(
     download_series(client4, rows, tmp_path / "rows", workers=2, progress=events.append)
     assert {e.bytes_expected for e in events} == {sum(s.file_size for s in TCGA)}
     assert events[-1].bytes_done == sum(s.file_size for s in TCGA)
+
+
+def test_a_failed_metadata_chunk_fails_its_series_only(
+    client4: nbia_v4.Client, tmp_path: Path, server4: LoopbackServer
+) -> None:
+    info = client4._download_info
+    assert info is not None
+    client4._download_info = info._replace(metadata_chunk=2)
+    uids = [s.uid for s in TCGA]
+    server4.faults.add(Status(500, b"boom"), path="getSeriesMetadata", params={"list": ",".join(uids[:2])})
+    report = download_series(client4, uids, tmp_path, workers=2)
+    assert [r.status for r in report] == ["failed", "failed", "downloaded", "downloaded"]
+    assert "500" in str(report[0].error)
+    assert server4.count("getImage") <= 4
