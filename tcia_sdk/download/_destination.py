@@ -353,7 +353,10 @@ class LocalDestination:
             ) from exc
 
     def discard(self, folder: Path) -> None:
-        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            folder.rmdir()  # after a commit it is empty
+        except OSError:
+            shutil.rmtree(folder, ignore_errors=True)
 
     # -- committing --------------------------------------------------------------------------
     def _intend(self, record: Record, source: str | None) -> Path:
@@ -365,9 +368,12 @@ class LocalDestination:
             "commit": record["commit"],
         }
         path = self._pending_path(record["uid"])
-        # Not fsync'd: it outlives a killed process in the page cache; only a power cut between
-        # the move and the record can lose it, and the next run then refuses the unrecorded folder.
-        write_atomic(path, json.dumps(intent), durable=False)
+        # Written in place and not fsync'd: a torn intent means a crash before any file moved
+        # (recovery drops what does not parse), and the page cache outlives a killed process;
+        # only a power cut between the move and the record can lose it, and the next run then
+        # refuses the unrecorded folder rather than guess.
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(intent))
         return path
 
     def commit(self, staged: Path, record: Record) -> None:
@@ -442,7 +448,8 @@ class LocalDestination:
                     self._prune(relative)
                 intent.unlink()
             raise
-        shutil.rmtree(trash, ignore_errors=True)
+        if aside:
+            shutil.rmtree(trash, ignore_errors=True)
         if own is not None and own_dir is not None and own_dir != relative:
             self._remove_files(own_dir, own, keep=set())  # the superseded copy elsewhere
         self._records[uid] = record

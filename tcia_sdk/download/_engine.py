@@ -804,6 +804,26 @@ class _Run:
                         fields = await self._await_metadata(uid, meta)
                     count, count_check = _parse_int(fields, self.info.count_field)
                     size, size_check = _parse_int(fields, self.info.size_field)
+                    checks = (count_check, size_check)
+                    if self.planner.proposed(uid) and not needs_header(
+                        self.layout, {**fields, "SeriesInstanceUID": uid}
+                    ):  # the folder is known: verify and commit in one thread hop
+                        try:
+                            folder = await self.planner.folder(uid)
+                        except DownloadError as exc:
+                            raise _Failed(exc, attempt) from None
+                        return await asyncio.to_thread(
+                            self._verify_and_commit,
+                            uid,
+                            fields,
+                            staging,
+                            folder,
+                            endpoint,
+                            zip_bytes,
+                            (count, size),
+                            checks,
+                            attempt,
+                        )
                     verified = await asyncio.to_thread(self._verify, uid, staging, count, size)
                 except BaseException as exc:
                     await asyncio.to_thread(self.dest.discard, staging)
@@ -820,9 +840,7 @@ class _Run:
                     raise _Failed(error, attempt) from None
                 break
             try:
-                return await self._place(
-                    uid, fields, staging, verified, endpoint, zip_bytes, count_check, size_check, attempt
-                )
+                return await self._place(uid, fields, staging, verified, endpoint, zip_bytes, checks, attempt)
             except _Failed as failed:
                 failed.attempts = attempt
                 raise
@@ -962,12 +980,12 @@ class _Run:
         verified: Verified,
         endpoint: Endpoint,
         zip_bytes: int,
-        count_check: str,
-        size_check: str,
+        checks: tuple[str, str],
         attempts: int,
     ) -> SeriesResult:
-        extracted = staging / "series"
-        first = extracted / verified.files[0]
+        """Give a verified series its folder (reading DICOM headers if the layout needs them),
+        then commit it."""
+        first = staging / "series" / verified.files[0]
         from_header: list[str] = []
         try:
             if not self.planner.proposed(uid):
@@ -978,6 +996,38 @@ class _Run:
             folder = await self.planner.folder(uid)
         except DownloadError as exc:
             raise _Failed(exc) from None
+        record = self._record(uid, fields, folder, verified, endpoint, zip_bytes, checks, from_header)
+        return await asyncio.to_thread(self._commit_result, staging, record, verified, attempts)
+
+    def _verify_and_commit(
+        self,
+        uid: str,
+        fields: Mapping[str, Any],
+        staging: Path,
+        folder: PurePosixPath,
+        endpoint: Endpoint,
+        zip_bytes: int,
+        expected: tuple[int | None, int | None],
+        checks: tuple[str, str],
+        attempts: int,
+    ) -> SeriesResult:
+        """Both steps in one thread hop, when the folder is known before extraction."""
+        verified = self._verify(uid, staging, *expected)
+        record = self._record(uid, fields, folder, verified, endpoint, zip_bytes, checks, [])
+        return self._commit_result(staging, record, verified, attempts)
+
+    def _record(
+        self,
+        uid: str,
+        fields: Mapping[str, Any],
+        folder: PurePosixPath,
+        verified: Verified,
+        endpoint: Endpoint,
+        zip_bytes: int,
+        checks: tuple[str, str],
+        from_header: list[str],
+    ) -> Record:
+        count_check, size_check = checks
         record: Record = {
             "format": 2,
             "uid": uid,
@@ -1011,13 +1061,20 @@ class _Run:
         note = self.planner.notes.get(uid)
         if note is not None:
             record["note"] = note
+        return record
+
+    def _commit_result(
+        self, staging: Path, record: Record, verified: Verified, attempts: int
+    ) -> SeriesResult:
+        """Commit (in a worker thread): a failure here is final, not worth another download."""
+        uid = record["uid"]
         try:
-            await asyncio.to_thread(self._commit, staging, extracted, record)
+            self._commit(staging, staging / "series", record)
         except BUGS:
             raise
         except Exception as exc:
-            raise _Failed(_as_download_error(exc, uid, "the series could not be placed")) from None
-        final = self.dest.local_path(folder)
+            raise _Failed(_as_download_error(exc, uid, "the series could not be placed"), attempts) from None
+        final = self.dest.local_path(PurePosixPath(record["dir"]))
         return SeriesResult(
             uid,
             "downloaded",
@@ -1026,7 +1083,7 @@ class _Run:
             instances=verified.instances,
             dicom_bytes=verified.dicom_bytes,
             attempts=attempts,
-            note=note,
+            note=record.get("note"),
         )
 
 
