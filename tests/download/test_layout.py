@@ -272,3 +272,38 @@ def test_an_old_destination_with_only_a_journal_is_read(
     assert [r.status for r in report] == ["skipped", "skipped"]
     assert server.count("getImage") == before
     assert sorted(records(tmp_path)) == sorted(uids)  # migrated into records
+
+
+def test_a_relayout_follows_the_collision_rule(
+    client: Client, tmp_path: Path, server: LoopbackServer
+) -> None:
+    first = download_series(client, rows(CT1, MR1), tmp_path, layout="classic")
+    before = server.count("getImage")
+    second = download_series(client, rows(CT1, MR1), tmp_path, layout="%PatientID/%SeriesNumber")
+    assert server.count("getImage") == before
+    assert [r.directory for r in second] == [
+        tmp_path / "TCGA-FK-0002" / "1",
+        tmp_path / "TCGA-FK-0002" / f"1_{MR1.uid}",
+    ]
+    assert [r.moved_from for r in second] == [r.directory for r in first]
+    assert second[1].note is not None
+    assert CT1.uid in second[1].note
+    assert [p.read_bytes() for p in second[1].paths] == [i.data for i in MR1.instances]
+
+
+def test_a_commit_cut_short_is_rolled_back_by_the_next_run(
+    client: Client, tmp_path: Path, server: LoopbackServer
+) -> None:
+    uid = TCGA[0].uid
+    download_series(client, [uid], tmp_path, layout="flat")
+    # As a run killed between moving the files into place and writing the record leaves it.
+    state = tmp_path / ".tcia"
+    record = json.loads((state / "series" / f"{uid}.json").read_text())
+    (state / "series" / f"{uid}.json").unlink()
+    (state / "pending" / f"{uid}.json").write_text(
+        json.dumps({"uid": uid, "dir": uid, "files": record["files"], "from": None, "commit": "x"})
+    )
+    report = download_series(client, [uid], tmp_path, layout="flat")
+    assert report[0].status == "downloaded"  # the orphan folder was recognised as ours and redone
+    assert list((state / "pending").iterdir()) == []
+    assert [p.read_bytes() for p in report[0].paths] == [i.data for i in TCGA[0].instances]

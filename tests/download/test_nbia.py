@@ -7,8 +7,8 @@ import json
 import time
 from pathlib import Path
 
-from tcia_sdk import Progress, download_series, nbia_v4
-from tcia_sdk.testing import Delay, LoopbackServer, Status
+from tcia_sdk import Progress, adownload_series, download_series, nbia_v4
+from tcia_sdk.testing import Delay, FakeTCIA, LoopbackServer, Status
 from tcia_sdk.testing._dataset import default_dataset
 
 DATA = default_dataset()
@@ -121,3 +121,25 @@ def test_a_failed_metadata_chunk_fails_its_series_only(
     assert [r.status for r in report] == ["failed", "failed", "downloaded", "downloaded"]
     assert "500" in str(report[0].error)
     assert server4.count("getImage") <= 4
+
+
+async def test_concurrent_runs_on_one_async_client_share_the_fallback(
+    tmp_path: Path, server4: LoopbackServer, fake4: FakeTCIA
+) -> None:
+    import asyncio
+
+    server4.reset()
+    server4.faults.add(Status(400, OLD_SERVER), path="getImage", params={"IncludeMD5": "yes"}, times=None)
+    uids = [s.uid for s in TCGA]
+    async with nbia_v4.AsyncClient(base_url=fake4.base_url(server4.url, "nbia_v4")) as tcia:
+        reports = await asyncio.gather(
+            adownload_series(tcia, uids[:2], tmp_path / "a", workers=1),
+            adownload_series(tcia, uids[2:], tmp_path / "b", workers=1),
+        )
+        assert all(r.ok for r in reports)
+        refused = server4.count("getImage")
+        assert 1 <= refused <= 2  # each run may meet the refusal once before the switch is known
+        third = await adownload_series(tcia, uids[:1], tmp_path / "c")
+    assert third.ok
+    assert server4.count("getImage") == refused
+    assert server4.count("getImageWithMD5Hash") == len(uids) + 1
