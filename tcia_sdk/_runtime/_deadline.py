@@ -5,6 +5,7 @@ first pool, not when the SDK is imported.
 
 from __future__ import annotations
 
+import select
 import ssl
 from collections.abc import Iterable
 from typing import Any
@@ -65,6 +66,7 @@ class DeadlineBackend(httpcore.NetworkBackend):
 class AsyncDeadlineStream(httpcore.AsyncNetworkStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
+        self._socket: Any = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         return await self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
@@ -82,7 +84,28 @@ class AsyncDeadlineStream(httpcore.AsyncNetworkStream):
         return AsyncDeadlineStream(await self._inner.start_tls(ssl_context, server_hostname, bounded))
 
     def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            # The pool asks this of every idle connection on every request; anyio answers it by
+            # building all of the stream's attributes (a getpeername each time). Ask for the
+            # socket once and poll it, as httpcore would.
+            if self._socket is None:
+                self._socket = self._inner.get_extra_info("socket")
+            if self._socket is not None:
+                return _readable(self._socket)
         return self._inner.get_extra_info(info)
+
+
+def _readable(sock: Any) -> bool:
+    """httpcore's is_socket_readable: data (or the EOF of a server-side close) is waiting."""
+    fd = sock.fileno()
+    if fd < 0:
+        return True
+    if not hasattr(select, "poll"):  # pragma: no cover - Windows
+        ready, _, _ = select.select([fd], [], [], 0)
+        return bool(ready)
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):

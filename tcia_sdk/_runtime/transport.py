@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
+import ssl
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -79,8 +81,16 @@ def new_sync_client(timeout: httpx.Timeout, transport: httpx.BaseTransport | Non
     return client
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's default context (certifi, SSL_CERT_FILE/DIR as at first use), built once: loading the
+    CA bundle costs ~20 ms, and the download engine builds an async pool on every sync call."""
+    return httpx.create_ssl_context()
+
+
 def new_async_client(timeout: httpx.Timeout, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
+    verify: ssl.SSLContext | bool = _ssl_context() if transport is None else True
+    client = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False, verify=verify)
     if transport is None:
         _install_deadlines(client, is_async=True)
     return client
