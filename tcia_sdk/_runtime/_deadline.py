@@ -67,6 +67,7 @@ class AsyncDeadlineStream(httpcore.AsyncNetworkStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
         self._socket: Any = None
+        self._poller: Any = None  # one poll object per connection, registered once
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         return await self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
@@ -91,8 +92,22 @@ class AsyncDeadlineStream(httpcore.AsyncNetworkStream):
             if self._socket is None:
                 self._socket = self._inner.get_extra_info("socket")
             if self._socket is not None:
+                if self._poller is None:
+                    self._poller = _poller(self._socket)
+                if self._poller is not None:
+                    return bool(self._poller.poll(0))
                 return _readable(self._socket)
         return self._inner.get_extra_info(info)
+
+
+def _poller(sock: Any) -> Any:
+    """A poll object watching ``sock`` for input (None where there is no poll, or no socket)."""
+    fd = sock.fileno()
+    if fd < 0 or not hasattr(select, "poll"):
+        return None
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return poller
 
 
 def _readable(sock: Any) -> bool:

@@ -45,7 +45,7 @@ from .._runtime.client import AsyncAPIClient, SyncAPIClient
 from .._runtime.endpoint import DownloadInfo
 from .._runtime.recipe import ClientRecipe, Credentials, build_async, recipe_of
 from ..errors import ConfigurationError, DownloadError, TCIAError
-from ._destination import Destination, destination_for
+from ._destination import Destination, Record, destination_for
 from ._engine import (
     DownloadReport,
     Progress,
@@ -129,14 +129,22 @@ class RunSecrets(distributed.WorkerPlugin):
 class SemaphoreGate:
     """A `RequestGate` over a `distributed.Semaphore`: one lease per request in flight.
 
-    The semaphore's calls block (they ask the scheduler), so they run on a few threads of their
-    own, never on the event loop nor on the pool the engine uses for files. A lease is returned
-    without holding up the caller.
+    Asking the scheduler for a lease is a round trip, and a download's next request follows its
+    last at once; so a lease a request gives back stays with this process for ``LINGER`` seconds,
+    and the next request of the process takes it without asking. A lease goes back to the
+    scheduler when no request of this process took it in time, or after ``REUSE`` requests, so
+    that other processes get their turn when the cap binds. The semaphore's calls block, so they
+    run on a few threads of their own, never on the event loop.
     """
+
+    LINGER = 0.05
+    REUSE = 32
 
     def __init__(self, semaphore: distributed.Semaphore, threads: int) -> None:
         self._semaphore = semaphore
         self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tcia-lease")
+        self._idle: list[list[int]] = []  # leases held and free: [uses]
+        self._lock = threading.Lock()
 
     def _release(self) -> None:
         try:
@@ -152,24 +160,49 @@ class SemaphoreGate:
         finally:
             self._threads.submit(self._release)
 
+    def _take(self) -> list[int] | None:
+        with self._lock:
+            return self._idle.pop() if self._idle else None
+
+    def _linger(self, lease: list[int]) -> None:
+        with self._lock:
+            if lease in self._idle:
+                self._idle.remove(lease)
+            else:
+                return  # taken meanwhile
+        self._threads.submit(self._release)
+
     @contextlib.asynccontextmanager
     async def async_(self) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
-        acquiring = loop.run_in_executor(self._threads, self._semaphore.acquire)
-        try:
-            await asyncio.shield(acquiring)
-        except asyncio.CancelledError:
-            # Cancelled while waiting: the lease may still be granted; give it back when it is.
-            acquiring.add_done_callback(
-                lambda done: self._threads.submit(self._release) if not done.exception() else None
-            )
-            raise
+        lease = self._take()
+        if lease is None:
+            acquiring = loop.run_in_executor(self._threads, self._semaphore.acquire)
+            try:
+                await asyncio.shield(acquiring)
+            except asyncio.CancelledError:
+                # Cancelled while waiting: the lease may still be granted; give it back when it is.
+                acquiring.add_done_callback(
+                    lambda done: self._threads.submit(self._release) if not done.exception() else None
+                )
+                raise
+            lease = [0]
         try:
             yield
         finally:
-            self._threads.submit(self._release)
+            lease[0] += 1
+            if lease[0] >= self.REUSE or loop.is_closed():
+                self._threads.submit(self._release)
+            else:
+                with self._lock:
+                    self._idle.append(lease)
+                loop.call_later(self.LINGER, self._linger, lease)
 
     def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for _ in idle:
+            self._threads.submit(self._release)
         self._threads.shutdown(wait=True)
 
 
@@ -221,7 +254,16 @@ class _Reporter:
         )
 
 
-def run_shard(job: ShardJob, items: list[ShardItem]) -> list[SeriesResult]:
+@attrs.frozen
+class ShardOutcome:
+    """A shard's results, and the records of its committed series (the driver writes
+    ``metadata.csv`` from them without reading the destination again)."""
+
+    results: list[SeriesResult]
+    records: dict[str, Record]
+
+
+def run_shard(job: ShardJob, items: list[ShardItem]) -> ShardOutcome:
     """A shard task, on a worker: the engine on these series, into the shared destination."""
     worker = distributed.get_worker()
     with _SECRETS_LOCK:
@@ -252,7 +294,7 @@ async def _shard(
     gate: SemaphoreGate,
     worker: distributed.Worker,
     key: Any,
-) -> list[SeriesResult]:
+) -> ShardOutcome:
     client = build_async(job.recipe, credentials)
     client._in_flight.gate = gate
     target = destination_for(job.dest, {**job.storage_options, **store_secrets})
@@ -285,9 +327,12 @@ async def _shard(
 
             watcher = asyncio.create_task(watch())
             try:
-                return await run.run([(item.uid, item.fields) for item in items])
+                results = await run.run([(item.uid, item.fields) for item in items])
             finally:
                 watcher.cancel()
+                await asyncio.to_thread(run.close)
+            mine = {item.uid for item in items}
+            return ShardOutcome(results, {u: r for u, r in target.records().items() if u in mine})
     finally:
         await asyncio.to_thread(target.close)
 
@@ -381,6 +426,8 @@ async def download_on_cluster(
     name = semaphore_name(recipe.base_url, max_requests)
     target = destination_for(destination, storage_options)
     locked = target.locked(wait)
+    seen: dict[str, Record] = {}  # every record, once each shard has reported; emptied if one did not
+    complete = [False]
     await asyncio.to_thread(locked.__enter__)
     try:
         await asyncio.to_thread(target.open)
@@ -407,12 +454,16 @@ async def download_on_cluster(
                 progress=progress,
                 max_series_bytes=max_series_bytes,
                 max_requests=max_requests,
+                seen=seen,
+                complete=complete,
             )
         finally:
-            try:  # the workers wrote records the driver has not seen: read them all again
-                await asyncio.to_thread(target.close)
-                await asyncio.to_thread(target.open)
-                await asyncio.to_thread(target.write_metadata_csv, target.records().values())
+            try:
+                if not complete[0]:  # a shard did not report its records: read them all again
+                    await asyncio.to_thread(target.close)
+                    await asyncio.to_thread(target.open)
+                    seen = target.records()
+                await asyncio.to_thread(target.write_metadata_csv, seen.values())
             except DownloadError as exc:
                 log.warning("%s", exc)
     finally:
@@ -446,6 +497,8 @@ async def _drive(
     progress: Callable[[Progress], None] | None,
     max_series_bytes: int,
     max_requests: int,
+    seen: dict[str, Record],
+    complete: list[bool],
 ) -> dict[str, SeriesResult]:
     loop = asyncio.get_running_loop()
     unique_count = len(dict.fromkeys(uid for uid, _ in wanted))
@@ -475,15 +528,20 @@ async def _drive(
                 max_series_bytes=max_series_bytes,
                 progress=aggregate.driver,
             )
-            unique, fetch = await run.plan(wanted)
             try:
-                items = await _plan_items(run, unique, fetch)
+                unique, fetch = await run.plan(wanted)
+                try:
+                    items = await _plan_items(run, unique, fetch)
+                finally:
+                    await run.metadata.close()
             finally:
-                await run.metadata.close()
+                await asyncio.to_thread(run.close)
     finally:
         driver_gate.close()
     results = run.results
+    seen.update(target.records())
     if not items:
+        complete[0] = True
         return results
     sizes = {i.uid: _parse_int(i.fields, info.size_field)[0] for i in items}
     known = [s for s in sizes.values() if s is not None]
@@ -518,7 +576,7 @@ async def _drive(
     plugin = RunSecrets(run_id, credentials, store_secrets)
     await asyncio.to_thread(cluster.register_plugin, plugin)
     cluster.subscribe_topic(topic, aggregate.on_event)
-    futures: list[distributed.Future[list[SeriesResult]]] = []
+    futures: list[distributed.Future[ShardOutcome]] = []
     try:
         for job, shard in zip(jobs, shards, strict=True):
             futures.append(
@@ -534,9 +592,10 @@ async def _drive(
                 )
             )
         await asyncio.to_thread(distributed.wait, futures)
+        reported = 0
         for future, shard in zip(futures, shards, strict=True):
             try:
-                shard_results = await asyncio.to_thread(future.result)
+                outcome = await asyncio.to_thread(future.result)
             except Exception as exc:
                 # The shard itself failed (its workers died again and again, or a fault of the
                 # destination): each of its series says so; the other shards stand.
@@ -544,8 +603,11 @@ async def _drive(
                 for item in shard:
                     results[item.uid] = SeriesResult(item.uid, "failed", error=_for_series(error, item.uid))
                 continue
-            for result in shard_results:
+            for result in outcome.results:
                 results[result.series_instance_uid] = result
+            seen.update(outcome.records)
+            reported += 1
+        complete[0] = reported == len(shards)
     finally:
         pending = [f for f in futures if not f.done()]
         if pending:

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import os
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, TypeVar, overload
 
@@ -612,6 +614,19 @@ class _Run:
         self.count_skipped_bytes = count_skipped_bytes
         self.results: dict[str, SeriesResult] = {}
         self.stop = False
+        # The run's file and destination work (staging, verification, commits, uploads) gets
+        # threads of its own: enough for every staged series, and never queued behind other
+        # users of the loop's default executor (a slow store would starve the next download).
+        self._pool = ThreadPoolExecutor(
+            max_workers=STAGED_FACTOR * workers + 2, thread_name_prefix="tcia-download"
+        )
+
+    async def _offload(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the run's threads."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
 
     # -- the whole run ------------------------------------------------------------------------
     async def plan(self, wanted: Wanted) -> tuple[dict[str, Mapping[str, Any] | None], list[str]]:
@@ -627,7 +642,7 @@ class _Run:
         relay: list[tuple[str, Record]] = []
         fetch: list[str] = []
         fixed: dict[str, PurePosixPath] = {}
-        intact = await asyncio.to_thread(
+        intact = await self._offload(
             self.dest.intact_many, [records[uid] for uid in unique if uid in records]
         )
         for uid, fields in unique.items():
@@ -655,7 +670,7 @@ class _Run:
             + [(PurePosixPath(d), uid) for d, uid in self.dest.claimed().items() if uid not in records]
         )
         for uid, record in relay:
-            results[uid] = await asyncio.to_thread(self._relay, uid, record, claims)
+            results[uid] = await self._offload(self._relay, uid, record, claims)
             self.meter.finish(uid, None)
         self.planner = _Planner(fetch, claims, fixed)
         for uid in fetch:
@@ -825,7 +840,7 @@ class _Run:
             while True:
                 attempt += 1
                 try:
-                    staging = await asyncio.to_thread(self.dest.staging, uid)  # off the loop
+                    staging = await self._offload(self.dest.staging, uid)  # off the loop
                 except DownloadError as exc:
                     raise _Failed(exc, attempt) from None
                 try:
@@ -856,7 +871,7 @@ class _Run:
                             folder = await self.planner.folder(uid)
                         except DownloadError as exc:
                             raise _Failed(exc, attempt) from None
-                        return await asyncio.to_thread(
+                        return await self._offload(
                             self._verify_and_commit,
                             uid,
                             fields,
@@ -868,9 +883,9 @@ class _Run:
                             checks,
                             attempt,
                         )
-                    verified = await asyncio.to_thread(self._verify, uid, staging, count, size)
+                    verified = await self._offload(self._verify, uid, staging, count, size)
                 except BaseException as exc:
-                    await asyncio.to_thread(self.dest.discard, staging)
+                    await self._offload(self.dest.discard, staging)
                     self.meter.reset(uid)
                     if isinstance(exc, _Failed):
                         exc.attempts = attempt
@@ -890,7 +905,7 @@ class _Run:
                 raise
             finally:
                 if os.path.lexists(staging):  # a commit discards it itself
-                    await asyncio.to_thread(self.dest.discard, staging)
+                    await self._offload(self.dest.discard, staging)
         finally:
             if meta is not None and not meta.done():
                 meta.cancel()
@@ -1033,15 +1048,15 @@ class _Run:
         from_header: list[str] = []
         try:
             if not self.planner.proposed(uid):
-                path, from_header = await asyncio.to_thread(self._path_for, uid, fields, first)
+                path, from_header = await self._offload(self._path_for, uid, fields, first)
                 self.planner.propose(uid, path)
             elif needs_header(self.layout, {**fields, "SeriesInstanceUID": uid}):
-                from_header = (await asyncio.to_thread(self._path_for, uid, fields, first))[1]
+                from_header = (await self._offload(self._path_for, uid, fields, first))[1]
             folder = await self.planner.folder(uid)
         except DownloadError as exc:
             raise _Failed(exc) from None
         record = self._record(uid, fields, folder, verified, endpoint, zip_bytes, checks, from_header)
-        return await asyncio.to_thread(self._commit_result, staging, record, verified, attempts)
+        return await self._offload(self._commit_result, staging, record, verified, attempts)
 
     def _verify_and_commit(
         self,
@@ -1205,6 +1220,8 @@ async def adownload_series(
                 except DownloadError as exc:
                     log.warning("%s", exc)
                 raise
+            finally:
+                await asyncio.to_thread(run.close)
             await asyncio.to_thread(target.write_metadata_csv, target.records().values())
     finally:
         try:

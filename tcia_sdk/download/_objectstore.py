@@ -27,11 +27,11 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
@@ -42,6 +42,8 @@ from ._destination import Record, dump_record, metadata_csv, safe_relative, vali
 from ._manifest import is_uid
 
 log = logging.getLogger("tcia_sdk.download")
+T = TypeVar("T")
+R = TypeVar("R")
 
 if TYPE_CHECKING:
     from obstore.store import ObjectStore as _Store
@@ -139,6 +141,8 @@ class ObjectStore:
 
         self.spec = spec
         self.url = _checked_url(spec.url)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self._obstore = obstore
         self._redactor = Redactor(values=spec.secret_values)
         scheme = urlsplit(self.url).scheme.lower()
@@ -188,10 +192,24 @@ class ObjectStore:
                 return None
             raise self._error(f"cannot read {self.url}/{key}", exc) from None
 
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """``fn`` over ``items``, ``UPLOAD_CONCURRENCY`` at a time, on the store's own threads
+        (made once: a commit per series must not start threads of its own)."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(UPLOAD_CONCURRENCY, thread_name_prefix="tcia-store")
+            pool = self._pool
+        return list(pool.map(fn, items))
+
+    def close(self) -> None:
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
         keys = list(keys)
-        with ThreadPoolExecutor(max_workers=UPLOAD_CONCURRENCY) as pool:
-            return dict(zip(keys, pool.map(self.get, keys), strict=True))
+        return dict(zip(keys, self.map(self.get, keys), strict=True))
 
     def list(self, prefix: str) -> Iterator[tuple[str, int]]:
         """``(key, size)`` of every object under ``prefix`` (keys relative to the store's root)."""
@@ -225,9 +243,7 @@ class ObjectStore:
             except Exception as exc:
                 raise self._error(f"cannot upload {path.name} to {self.url}/{key}", exc, uid) from None
 
-        with ThreadPoolExecutor(max_workers=UPLOAD_CONCURRENCY) as pool:
-            for _ in pool.map(one, list(files)):
-                pass
+        self.map(one, list(files))
 
     def delete(self, keys: Iterable[str]) -> None:
         keys = list(keys)
@@ -373,6 +389,7 @@ class ObjectStoreDestination:
             self._claims = {d: u for d, u in claims.items() if u not in records or records[u]["dir"] != d}
 
     def close(self) -> None:
+        self.store.close()
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)
             self._staging = None
@@ -402,8 +419,7 @@ class ObjectStoreDestination:
 
     def intact_many(self, records: Iterable[Record]) -> set[str]:
         records = list(records)
-        with ThreadPoolExecutor(max_workers=UPLOAD_CONCURRENCY) as pool:
-            flags = list(pool.map(self.intact, records))
+        flags = self.store.map(self.intact, records)
         return {r["uid"] for r, ok in zip(records, flags, strict=True) if ok}
 
     def occupied(self, relative: PurePosixPath) -> bool:

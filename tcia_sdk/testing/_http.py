@@ -103,6 +103,10 @@ class LoopbackServer:
         with self._lock:
             return self._peak[endpoint]
 
+    def reset_peaks(self) -> None:
+        with self._lock:
+            self._peak.clear()
+
     def reset(self) -> None:
         """Forget recorded requests, peaks and scripted faults."""
         with self._lock:

@@ -1,6 +1,6 @@
 """``python -m tests.benchmarks [NAME ...] [--quick] [--output PATH]``: run, print the table, save it.
 
-Names: decode, csv, dataframe, rss, overhead, download, bulk, codegen, import (default: all, in that
+Names: decode, csv, dataframe, rss, overhead, download, bulk, scaling, codegen, import (default: all, in that
 order). The markdown table goes to stdout and, unless ``--quick``, to tests/benchmarks/RESULTS.md
 (``--output`` to choose another file; ``--output -`` for none). Progress goes to stderr. A benchmark
 that fails is reported as not measured, with the reason (its figures are never made up) and the exit
@@ -16,7 +16,18 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import bulk, codegen, csv_decode, dataframe, decode, download, import_time, memory, overhead
+from . import (
+    bulk,
+    codegen,
+    csv_decode,
+    dataframe,
+    decode,
+    download,
+    import_time,
+    memory,
+    overhead,
+    scaling,
+)
 from ._common import Config, Figure, Target, markdown_table, progress
 
 BENCHMARKS: dict[str, Callable[[Config], list[Figure]]] = {
@@ -27,6 +38,7 @@ BENCHMARKS: dict[str, Callable[[Config], list[Figure]]] = {
     overhead.NAME: overhead.run,
     download.NAME: download.run,
     bulk.NAME: bulk.run,
+    scaling.NAME: scaling.run,
     codegen.NAME: codegen.run,
     import_time.NAME: import_time.run,
 }

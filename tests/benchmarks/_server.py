@@ -7,8 +7,13 @@ Kinds (each a `LoopbackServer` app, served in the foreground until terminated):
   streamed in 1 MiB chunks without a Content-Length, as TCIA builds zips on the fly.
 * ``bulk``: any SeriesInstanceUID is a series: getSeries answers its metadata row, getImage the
   same tiny valid series zip; everything else is FakeTCIA(["v3"]).
+* ``bulk4``: the same on NBIA v4, the live API: getSeriesMetadata answers one row per UID of its
+  comma-joined ``list`` (a POST), getImage the tiny zip with its md5hashes.csv and LICENSE.
 
-Every kind answers ``GET /_bench/counts`` with the server's request counts by last path segment.
+Every kind answers ``GET /_bench/counts`` with the server's request counts by last path segment,
+and ``GET /_bench/peak`` with the most getImage requests it answered at once since the last ask.
+``--zip-latency`` delays getImage alone: TCIA builds each zip on the fly, while metadata answers
+come fast.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ from collections.abc import Iterator, Sequence
 
 import attrs
 
-from tcia_sdk.testing import DEFAULT_API_KEY, App, FakeTCIA, LoopbackServer, Request, Response
+from tcia_sdk.testing import DEFAULT_API_KEY, App, Delay, FakeTCIA, LoopbackServer, Request, Response
 from tcia_sdk.testing._dataset import SeriesData, default_dataset, series_zip
 
 COUNTS_PATH = "/_bench/counts"
+PEAK_PATH = "/_bench/peak"
 MIB = 1 << 20
 JSON = {"Content-Type": "application/json"}
 
@@ -134,6 +140,45 @@ class BulkSeries:
         return self.fake(request)
 
 
+class BulkSeries4:
+    """NBIA v4's getSeriesMetadata and getImage for any SeriesInstanceUID."""
+
+    def __init__(self) -> None:
+        self.fake = FakeTCIA(["nbia_v4"])
+        template = min(self.fake.dataset, key=lambda s: len(s.instances))
+        self.prefix = self.fake.mounts["nbia_v4"]
+        form = f"list={template.uid}".encode()
+        headers = {"content-type": "application/x-www-form-urlencoded"}
+        answer = self.fake(Request("POST", f"{self.prefix}/getSeriesMetadata", (), headers, form))
+        assert isinstance(answer.body, bytes)
+        # The server's CSV: a header line and one line for the template series.
+        header, line = answer.body.decode().rstrip("\n").split("\n")
+        assert template.uid in line, line
+        self.header, self.line, self.template = header, line, template.uid
+        self.content_type = answer.headers.get("Content-Type", "text/csv")
+        image = self.fake(
+            Request(
+                "GET",
+                f"{self.prefix}/getImage",
+                (("SeriesInstanceUID", template.uid), ("IncludeMD5", "yes")),
+                {},
+                b"",
+            )
+        )
+        self.zip = image.body if isinstance(image.body, bytes) else b"".join(image.body)
+        self.zip_headers = image.headers
+
+    def __call__(self, request: Request) -> Response:
+        if request.path.endswith("/getSeriesMetadata"):
+            uids = [u for value in dict(request.form).get("list", "").split(",") if (u := value.strip())]
+            lines = [self.header, *(self.line.replace(self.template, uid) for uid in uids)]
+            return Response(200, ("\n".join(lines) + "\n").encode(), {"Content-Type": self.content_type})
+        uid = dict(request.query).get("SeriesInstanceUID", "")
+        if request.path.endswith("/getImage") and uid:
+            return Response(200, iter([self.zip]), dict(self.zip_headers))
+        return self.fake(request)
+
+
 # -- serving ----------------------------------------------------------------------------------
 class Counted:
     """``app`` plus the counts endpoint, which reads the server's own request log."""
@@ -146,6 +191,11 @@ class Counted:
         if request.path == COUNTS_PATH:
             assert self.server is not None
             return Response(200, json.dumps(dict(self.server.counts())).encode(), JSON)
+        if request.path == PEAK_PATH:  # and start counting the next peak
+            assert self.server is not None
+            peak = self.server.peak("getImage")
+            self.server.reset_peaks()
+            return Response(200, json.dumps(peak).encode(), JSON)
         return self.app(request)
 
 
@@ -156,19 +206,24 @@ def build_app(kind: str, size: int) -> App:
         return ZipStream(size)
     if kind == "bulk":
         return BulkSeries()
+    if kind == "bulk4":
+        return BulkSeries4()
     raise ValueError(f"unknown server kind {kind!r}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks._server")
-    parser.add_argument("kind", choices=["fake", "zip", "bulk"])
+    parser.add_argument("kind", choices=["fake", "zip", "bulk", "bulk4"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
+    parser.add_argument("--zip-latency", type=float, default=0.0, help="seconds added to getImage")
     parser.add_argument("--size", type=int, default=MIB, help="zip size in bytes (kind zip)")
     args = parser.parse_args(argv)
     app = Counted(build_app(args.kind, args.size))
     server = LoopbackServer(app, host="127.0.0.1", port=args.port)
     server.faults.latency = args.latency
+    if args.zip_latency:
+        server.faults.add(Delay(args.zip_latency), path="getImage", times=None)
     app.server = server
     server.serve_forever()
     return 0
