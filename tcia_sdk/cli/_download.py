@@ -1,17 +1,27 @@
-"""``tcia download``: series from a manifest, UIDs or a query, with progress and a failure summary."""
+"""``tcia download``: series from UIDs, a manifest or a query, with progress and a failure summary.
+
+Every option of the download command is parsed here, in one place, and handed to the engine's
+public functions (``download_series``, ``estimate_download``, ``read_manifest``).
+
+Exit codes: 0 every series verified (downloaded or skipped); 1 some series failed, or the
+destination cannot be written; 2 a usage error; 130 interrupted, after saying how far it got
+(a rerun of the same command resumes: verified series are skipped).
+"""
 
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..download import Progress, download_series, estimate_download, read_manifest
-from ..errors import TCIAError
+from ..download import download_series, estimate_download, read_manifest
 from ._context import make_client
+from ._exit import FAILED, CommandFailed, Interrupted, failures_reported
 from ._output import print_table
+from ._progress import DownloadProgress, human_bytes
 
 
 def _query_rows(client: Any, where: tuple[str, ...]) -> list[Any]:
@@ -30,6 +40,36 @@ def _query_rows(client: Any, where: tuple[str, ...]) -> list[Any]:
         kwargs[param.python] = value
     rows: list[Any] = getattr(client, info.query.python_name)(**kwargs)
     return rows
+
+
+def _writable_folder(path: Path, option: str) -> None:
+    """Make ``path`` and prove a file can be written in it, before any request: a read-only
+    folder or a path under a file then ends in one line instead of a failure per series."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        blocker = next((p for p in (path, *path.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            reason = f"{blocker} is a file, not a folder"
+        else:
+            reason = exc.strerror or str(exc)
+        raise CommandFailed(f"{option} {path}: cannot write there ({reason})") from None
+
+
+def _estimate_lines(client: Any, series: Any) -> list[str]:
+    estimate = estimate_download(client, series)
+    if estimate.dicom_bytes is None:
+        size = "size unknown"
+    else:
+        size = f"{human_bytes(estimate.dicom_bytes)} ({estimate.dicom_bytes:,} bytes)"
+    lines = [f"{estimate.series} series, {estimate.instances} instances, {size}"]
+    if estimate.unknown_size and estimate.dicom_bytes is not None:
+        lines.append(f"size unknown for {len(estimate.unknown_size)} of them")
+    if estimate.unknown_series:
+        lines.append(f"not found: {', '.join(estimate.unknown_series)}")
+    return lines
 
 
 @click.command("download")
@@ -58,8 +98,10 @@ def _query_rows(client: Any, where: tuple[str, ...]) -> list[Any]:
     show_default=True,
     help="flat, classic, descriptive or a %Keyword template.",
 )
-@click.option("--workers", type=int, default=8, show_default=True)
-@click.option("--retries", type=int, default=2, show_default=True, help="Extra attempts per series.")
+@click.option("--workers", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--retries", type=click.IntRange(min=0), default=2, show_default=True, help="Extra attempts per series."
+)
 @click.option("--dry-run", is_flag=True, help="Only count the series, instances and bytes.")
 @click.option(
     "--skip-existing/--force",
@@ -87,43 +129,6 @@ def download(
     """Download series, verified and laid out, resumable: from UIDs, a manifest or a query."""
     if sum(bool(x) for x in (uids, manifest, where)) != 1:
         raise click.UsageError("give series UIDs, --manifest or --where (one of them)")
-    with make_client(ctx) as client:
-        try:
-            series: Any = (
-                list(uids) if uids else (read_manifest(manifest) if manifest else _query_rows(client, where))
-            )
-            if dry_run:
-                estimate = estimate_download(client, series)
-                size = "unknown" if estimate.dicom_bytes is None else f"{estimate.dicom_bytes:,} bytes"
-                click.echo(f"{estimate.series} series, {estimate.instances} instances, {size}")
-                if estimate.unknown_series:
-                    click.echo(f"unknown series: {', '.join(estimate.unknown_series)}")
-                return
-            show = sys.stderr.isatty() if progress is None else progress
-            report = _run(client, series, dest, layout, workers, retries, skip_existing, fail_fast, show)
-        except (TCIAError, ValueError) as exc:
-            raise click.ClickException(str(exc)) from None
-    counts = (
-        f"{len(report.downloaded)} downloaded, {len(report.skipped)} skipped, {len(report.failed)} failed"
-    )
-    click.echo(f"{counts}; into {report.destination}")
-    if report.failed:
-        rows = [{"series": r.series_instance_uid, "error": str(r.error)} for r in report.failed]
-        print_table(["series", "error"], rows, title="failed")
-        ctx.exit(1)
-
-
-def _run(
-    client: Any,
-    series: Any,
-    dest: Path,
-    layout: str,
-    workers: int,
-    retries: int,
-    skip_existing: bool,
-    fail_fast: bool,
-    show: bool,
-) -> Any:
     options: dict[str, Any] = {
         "layout": layout,
         "workers": workers,
@@ -131,17 +136,30 @@ def _run(
         "force": not skip_existing,
         "fail_fast": fail_fast,
     }
-    if not show:
-        return download_series(client, series, dest, **options)
-    from rich.progress import BarColumn, DownloadColumn, TextColumn, TransferSpeedColumn
-    from rich.progress import Progress as Bars
-
-    with Bars(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn()) as bars:
-        series_task = bars.add_task("series", total=None)
-        bytes_task = bars.add_task("bytes", total=None)
-
-        def update(event: Progress) -> None:
-            bars.update(series_task, completed=event.series_done, total=event.series_total)
-            bars.update(bytes_task, completed=event.bytes_done, total=event.bytes_expected)
-
-        return download_series(client, series, dest, progress=update, **options)
+    with make_client(ctx) as client, failures_reported():
+        if not dry_run:
+            _writable_folder(dest, "--dest")
+        series: Any = (
+            list(uids) if uids else (read_manifest(manifest) if manifest else _query_rows(client, where))
+        )
+        if dry_run:
+            for line in _estimate_lines(client, series):
+                click.echo(line)
+            return
+        tracker = DownloadProgress(len(series), show=sys.stderr.isatty() if progress is None else progress)
+        try:
+            with tracker:
+                report = download_series(client, series, dest, progress=tracker, **options)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"interrupted: {tracker.series_done} of {tracker.series_total} series finished; "
+                "verified series are kept, so running the same command again resumes"
+            ) from None
+    counts = (
+        f"{len(report.downloaded)} downloaded, {len(report.skipped)} skipped, {len(report.failed)} failed"
+    )
+    click.echo(f"{counts}; into {report.destination}")
+    if report.failed:
+        rows = [{"series": r.series_instance_uid, "error": str(r.error)} for r in report.failed]
+        print_table(["series", "error"], rows, caption="failed")
+        ctx.exit(FAILED)

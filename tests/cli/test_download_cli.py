@@ -1,0 +1,80 @@
+"""``tcia download`` for people: bars that count what they say, sizes people read, and progress
+shown through the installed command."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from rich.console import Console
+
+from tcia_sdk.cli._progress import DownloadProgress, human_bytes
+from tcia_sdk.download import Progress
+from tcia_sdk.testing import RunningFake
+from tcia_sdk.testing._dataset import default_dataset
+
+from .helpers import against, run_installed
+
+TCGA = [s for s in default_dataset() if s.row["Collection"] == "TCGA-FAKE"]
+
+
+def test_human_sizes() -> None:
+    assert human_bytes(1_234_567_890) == "1.2 GB"
+    assert human_bytes(14_096) == "14.1 kB"
+    assert human_bytes(999) == "999 bytes"
+
+
+def test_bars_count_series_in_series_and_bytes_without_a_total_of_another_unit() -> None:
+    console = Console(file=io.StringIO(), width=100, color_system=None)
+    with DownloadProgress(4, show=True, console=console) as tracker:
+        # The engine's bytes_expected is uncompressed DICOM bytes, bytes_done zip bytes received.
+        tracker(Progress("bytes", TCGA[0].uid, 0, 4, 2_500, 14_096))
+        tracker(Progress("series", TCGA[0].uid, 1, 4, 3_100, 14_096))
+        bars = tracker.bars
+        assert bars is not None
+        series, received = bars.tasks
+        assert (series.completed, series.total, series.fields["unit"]) == (1, 4, "series")
+        assert received.completed == 3_100
+        assert received.total is None  # never zip bytes against a DICOM total
+    lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    series_line = next(line for line in lines if line.startswith("series"))
+    bytes_line = next(line for line in lines if line.startswith("bytes"))
+    assert "1/4 series" in series_line
+    assert "bytes" not in series_line  # the series bar counts series
+    assert "3.1 kB received" in bytes_line
+    assert (tracker.series_done, tracker.series_total) == (1, 4)
+
+
+def test_progress_through_the_installed_command(fake_tcia: RunningFake, tmp_path: Path) -> None:
+    ran = run_installed(
+        *against(fake_tcia, "nbia_v4"),
+        "download",
+        "--where",
+        "Collection=TCGA-FAKE",
+        "--dest",
+        str(tmp_path),
+        "--progress",
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert f"{len(TCGA)}/{len(TCGA)} series" in ran.stderr  # the bars go to stderr
+    assert " received" in ran.stderr
+    assert ran.stdout.startswith(f"{len(TCGA)} downloaded")  # stdout keeps the summary only
+    quiet = run_installed(
+        *against(fake_tcia, "nbia_v4"), "download", "--where", "Collection=TCGA-FAKE", "--dest", str(tmp_path)
+    )
+    assert quiet.stderr == ""  # no terminal, no bars
+    assert quiet.stdout.startswith(f"0 downloaded, {len(TCGA)} skipped")
+
+
+def test_dry_run_shows_human_sizes_and_unknown_series(fake_tcia: RunningFake) -> None:
+    size = sum(s.file_size for s in TCGA)
+    ran = run_installed(
+        *against(fake_tcia, "nbia_v4"), "download", *(s.uid for s in TCGA), "1.2.3.4.999", "--dry-run"
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines() == [
+        f"{len(TCGA)} series, {sum(len(s.instances) for s in TCGA)} instances, "
+        f"{human_bytes(size)} ({size:,} bytes)",
+        "not found: 1.2.3.4.999",
+    ]
+    assert fake_tcia.count("getImage") == 0
