@@ -42,6 +42,13 @@ class ApiGroup(click.Group):
         endpoint = _endpoints(_api_name(ctx)).get(cmd_name)
         return endpoint_command(endpoint) if endpoint is not None else None
 
+    def invoke(self, ctx: click.Context) -> Any:
+        # Ctrl-C in any command: our one line, not click's blank line and "Aborted!".
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted") from None
+
 
 def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:

@@ -31,7 +31,7 @@ def _target(root: click.Context, api: ApiInfo) -> dict[str, str]:
     server: str | None = root.params.get("server")
     base_url: str | None = root.params.get("base_url")
     if server and base_url:
-        raise click.UsageError("give --server or --base-url, not both")
+        raise click.UsageError("give --server or --base-url, not both", ctx=root)
     if base_url or (server and "://" in server):
         return {"base_url": base_url or server or ""}
     if not server:
@@ -39,7 +39,9 @@ def _target(root: click.Context, api: ApiInfo) -> dict[str, str]:
     if api.server(server) is None:
         known = ", ".join(s.name for s in api.servers)
         hint = f"known servers: {known}" if known else "it has no named servers"
-        raise click.UsageError(f"--server {server!r}: not a server of {api.name} ({hint}); or give a URL")
+        raise click.UsageError(
+            f"--server {server!r}: not a server of {api.name} ({hint}); or give a URL", ctx=root
+        )
     return {"server": server}
 
 
@@ -48,14 +50,14 @@ def _credentials(root: click.Context, api_name: str, api: ApiInfo) -> dict[str, 
     auth = api.auth
     if auth.kind != "api_key":
         if key and root.get_parameter_source("api_key") == ParameterSource.COMMANDLINE:
-            raise click.UsageError(f"--api-key: {api_name} takes no API key")
+            raise click.UsageError(f"--api-key: {api_name} takes no API key", ctx=root)
         return {}
     if key:
         return {"api_key": key}
     from_env = (os.environ.get(auth.env) or "").strip() if auth.env else ""
     if auth.required and not from_env:
         where = f" or set the {auth.env} environment variable" if auth.env else ""
-        raise click.UsageError(f"{api_name} needs an API key: pass --api-key KEY{where}")
+        raise click.UsageError(f"{api_name} needs an API key: pass --api-key KEY{where}", ctx=root)
     return {}
 
 
@@ -78,4 +80,4 @@ def make_client(ctx: click.Context) -> Any:
     try:
         return module.Client(**options)
     except ConfigurationError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(str(exc), ctx=root) from None

@@ -7,6 +7,7 @@ failure the command knows about (a server error, a bad option, a folder it canno
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
@@ -46,6 +47,8 @@ class Interrupted(click.ClickException):
     exit_code = INTERRUPTED
 
     def show(self, file: IO[Any] | None = None) -> None:
+        if sys.stderr.isatty():
+            click.echo(err=True)  # the terminal echoed "^C" without a line break
         click.echo(self.format_message(), err=True)
 
 

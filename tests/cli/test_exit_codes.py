@@ -68,12 +68,8 @@ def test_exit_2_for_usage_errors(fake_tcia: RunningFake) -> None:
     assert fake_tcia.count() == 0  # usage errors are found before any request
 
 
-def test_exit_130_after_sigint_during_a_download_and_the_rerun_resumes(
-    fake_tcia: RunningFake, tmp_path: Path
-) -> None:
-    # Every zip trickles at 1 byte/s: the download is surely still running when Ctrl-C arrives.
-    fake_tcia.faults.add(Trickle(rate=1.0, headers=False), path="getImage", times=None)
-    args = _download(fake_tcia, tmp_path)
+def _interrupted(fake: RunningFake, args: list[str], busy_path: str) -> tuple[str, str]:
+    """Run the installed command, send SIGINT once ``busy_path`` was requested; exit code 130."""
     process = subprocess.Popen(
         [str(TCIA), *args],
         stdout=subprocess.PIPE,
@@ -85,7 +81,7 @@ def test_exit_130_after_sigint_during_a_download_and_the_rerun_resumes(
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
-        while fake_tcia.count("getImage") == 0:  # waits for the download to be under way
+        while fake.count(busy_path) == 0:  # waits for the command to be under way
             assert process.poll() is None, process.communicate()
             time.sleep(0.05)
         process.send_signal(signal.SIGINT)
@@ -95,6 +91,16 @@ def test_exit_130_after_sigint_during_a_download_and_the_rerun_resumes(
             process.kill()
             process.wait()
     assert process.returncode == 130, err
+    return out, err
+
+
+def test_exit_130_after_sigint_during_a_download_and_the_rerun_resumes(
+    fake_tcia: RunningFake, tmp_path: Path
+) -> None:
+    # Every zip trickles at 1 byte/s: the download is surely still running when Ctrl-C arrives.
+    fake_tcia.faults.add(Trickle(rate=1.0, headers=False), path="getImage", times=None)
+    args = _download(fake_tcia, tmp_path)
+    out, err = _interrupted(fake_tcia, args, "getImage")
     line = one_error_line(err)
     assert line.startswith(f"interrupted: 0 of {len(TCGA)} series finished")
     assert "running the same command again resumes" in line
@@ -104,3 +110,10 @@ def test_exit_130_after_sigint_during_a_download_and_the_rerun_resumes(
     ran = run_installed(*args)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.startswith(f"{len(TCGA)} downloaded, 0 skipped, 0 failed")
+
+
+def test_exit_130_after_sigint_during_a_call(fake_tcia: RunningFake) -> None:
+    fake_tcia.faults.add(Trickle(rate=1.0, headers=True), path="getSeries", times=None)
+    out, err = _interrupted(fake_tcia, [*against(fake_tcia, "nbia_v4"), "get-series"], "getSeries")
+    assert one_error_line(err) == "interrupted"
+    assert out == ""
