@@ -42,6 +42,21 @@ def _query_rows(client: Any, where: tuple[str, ...]) -> list[Any]:
     return rows
 
 
+def _manifest_uids(manifest: Path) -> list[str]:
+    """The manifest's UIDs; ``-`` is stdin (``tcia get-series ... -o csv | tcia download --manifest -``)."""
+    if str(manifest) != "-":
+        return read_manifest(manifest)
+    text = sys.stdin.read()
+    # read_manifest reads files: give it one, and name stdin, not the temporary file, in its errors.
+    with tempfile.TemporaryDirectory(prefix="tcia-manifest-") as folder:
+        path = Path(folder) / "stdin"
+        path.write_text(text, encoding="utf-8")
+        try:
+            return read_manifest(path)
+        except ValueError as exc:
+            raise ValueError(str(exc).replace(str(path), "<stdin>")) from None
+
+
 def _writable_folder(path: Path, option: str) -> None:
     """Make ``path`` and prove a file can be written in it, before any request: a read-only
     folder or a path under a file then ends in one line instead of a failure per series."""
@@ -76,8 +91,8 @@ def _estimate_lines(client: Any, series: Any) -> list[str]:
 @click.argument("uids", nargs=-1)
 @click.option(
     "--manifest",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A .tcia manifest or a one-column SeriesInstanceUID CSV.",
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
+    help="A .tcia manifest or a one-column SeriesInstanceUID CSV; - reads it from stdin.",
 )
 @click.option(
     "--where",
@@ -140,7 +155,7 @@ def download(
         if not dry_run:
             _writable_folder(dest, "--dest")
         series: Any = (
-            list(uids) if uids else (read_manifest(manifest) if manifest else _query_rows(client, where))
+            list(uids) if uids else (_manifest_uids(manifest) if manifest else _query_rows(client, where))
         )
         if dry_run:
             for line in _estimate_lines(client, series):

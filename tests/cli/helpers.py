@@ -28,11 +28,14 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_installed(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_installed(
+    *args: str, env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
     """The installed ``tcia`` with ``args``; the timeout only stops a hung test, it asserts nothing."""
     assert TCIA.exists(), f"the tcia console script is not installed at {TCIA}"
     return subprocess.run(
         [str(TCIA), *args],
+        input=stdin,
         capture_output=True,
         text=True,
         env=clean_env() if env is None else env,

@@ -13,7 +13,7 @@ from tcia_sdk.download import Progress
 from tcia_sdk.testing import RunningFake
 from tcia_sdk.testing._dataset import default_dataset
 
-from .helpers import against, run_installed
+from .helpers import against, one_error_line, run_installed
 
 TCGA = [s for s in default_dataset() if s.row["Collection"] == "TCGA-FAKE"]
 
@@ -78,3 +78,26 @@ def test_dry_run_shows_human_sizes_and_unknown_series(fake_tcia: RunningFake) ->
         "not found: 1.2.3.4.999",
     ]
     assert fake_tcia.count("getImage") == 0
+
+
+def test_manifest_from_stdin(fake_tcia: RunningFake, tmp_path: Path) -> None:
+    listing = run_installed(
+        *against(fake_tcia, "nbia_v4"),
+        "get-series",
+        "--collection",
+        "TCGA-FAKE",
+        "--columns",
+        "SeriesInstanceUID",
+        "-o",
+        "csv",
+    )
+    assert listing.returncode == 0
+    download = [*against(fake_tcia, "nbia_v4"), "download", "--manifest", "-", "--dest", str(tmp_path)]
+    ran = run_installed(*download, stdin=listing.stdout)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith(f"{len(TCGA)} downloaded, 0 skipped, 0 failed")
+    bad = run_installed(*download, stdin="SeriesInstanceUID\n../../etc\n")
+    assert bad.returncode == 2
+    line = one_error_line(bad.stderr)
+    assert line.startswith("Error: <stdin>:2: '../../etc' is not a DICOM UID")
+    assert "tcia-manifest-" not in line  # the temporary file is not what the user gave

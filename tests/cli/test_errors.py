@@ -64,6 +64,16 @@ def test_api_key_is_never_echoed_even_when_the_server_echoes_it(fake_tcia: Runni
     one_error_line(wrong.stderr)
 
 
+def test_api_key_with_a_line_break_works_and_an_unusable_one_is_not_quoted(fake_tcia: RunningFake) -> None:
+    pasted = run_installed(*_v3(fake_tcia), "--api-key", fake_tcia.api_key + "\n", "get-collection-values")
+    assert pasted.returncode == 0, pasted.stderr  # a key read from a file keeps its line break
+    unusable = run_installed(*_v3(fake_tcia), "--api-key", "k\u00e9y-4711", "get-collection-values")
+    assert unusable.returncode == 2
+    line = one_error_line(unusable.stderr)
+    assert "api_key" in line
+    assert "4711" not in line
+
+
 def test_api_key_for_a_version_without_one_is_a_usage_error(fake_tcia: RunningFake) -> None:
     ran = run_installed(*against(fake_tcia, "nbia_v4"), "--api-key", "secret-4711", "get-collection-values")
     assert ran.returncode == 2
