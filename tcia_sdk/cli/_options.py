@@ -63,7 +63,12 @@ def option_for(param: Param) -> click.Option:
             # Only True has a wire form ("leave it out" is the other): a plain on-switch.
             return click.Option(names, is_flag=True, default=False, help=_help(param))
         no = "--no-" + param.python.rstrip("_").replace("_", "-")
-        return click.Option([f"{option_name(param)}/{no}", param.python], default=None, help=_help(param))
+        return click.Option(
+            [f"{option_name(param)}/{no}", param.python],
+            default=None,
+            required=param.required and param.default is None,  # the server fails without it
+            help=_help(param),
+        )
     if is_range(param):
         return click.Option(
             names,
@@ -104,4 +109,7 @@ def call_arguments(endpoint: Endpoint, values: dict[str, Any]) -> dict[str, Any]
             value = _date(value)
         if value is not None:
             out[param.python] = value
+        elif param.required and param.default is None:
+            # click leaves required on/off flags unchecked; the method would raise a TypeError.
+            raise click.UsageError(f"Missing option '{option_name(param)}' (or its --no- form)")
     return out

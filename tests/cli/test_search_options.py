@@ -1,18 +1,27 @@
 """Options from the spec's parameters: paged searches iterated, criteria as typed options, what the
-SDK sets itself hidden; the same request the Python method makes."""
+SDK sets itself hidden; the same request the Python method makes; every command runs."""
 
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
+import pytest
+
+from tcia_sdk._runtime.endpoint import Endpoint
 from tcia_sdk._runtime.structure import unstructure
+from tcia_sdk._versions import available_versions, load_version
+from tcia_sdk.cli._options import offered, option_name
 from tcia_sdk.nbia_v4 import Client
 from tcia_sdk.testing import RunningFake
+from tcia_sdk.testing._dataset import default_dataset
 
 from .helpers import Ran
 
 Tcia = Callable[..., Ran]
+SERIES = default_dataset()[0]
 
 
 def _search_forms(fake: RunningFake) -> list[dict[str, str]]:
@@ -103,3 +112,51 @@ def test_plain_bool_parameters_are_on_off_flags(tcia: Tcia, fake_tcia: RunningFa
         assert code == 0, err
         query = dict(fake_tcia.server.requests[-1].query) | dict(fake_tcia.server.requests[-1].form)
         assert query.get("includeAnnotation") == sent
+
+
+def test_a_required_on_off_flag_must_be_given(tcia: Tcia, fake_tcia: RunningFake) -> None:
+    args = ["get-manifest-text", "--series-instance-uids", SERIES.uid]
+    code, _, err = tcia("nbia_v4", *args)
+    assert code == 2  # click does not check required flags: the CLI does, before any request
+    assert "--include-annotation" in err
+    assert fake_tcia.count() == 0
+    code, out, err = tcia("nbia_v4", *args, "--include-annotation")
+    assert code == 0, err
+    assert dict(fake_tcia.server.requests[-1].form)["includeAnnotation"] == "true"
+    assert SERIES.uid in out
+
+
+def _required_arguments(endpoint: Endpoint) -> list[str]:
+    """Values of the right type for every required option (the dataset's where it matters)."""
+    known = {
+        "collection": SERIES.row["Collection"],
+        "patient_id": SERIES.row["PatientID"],
+        "study_instance_uid": SERIES.row["StudyInstanceUID"],
+        "series_instance_uid": SERIES.uid,
+        "series_instance_uids": SERIES.uid,
+        "sop_instance_uid": SERIES.instances[0].sop_instance_uid,
+        "modality": SERIES.row["Modality"],
+    }
+    args: list[str] = []
+    for param in endpoint.params:
+        if not (offered(param) and param.required and param.default is None):
+            continue
+        if param.type == "bool":
+            args.append(option_name(param))
+            continue
+        value = known.get(param.python) or {"int": "1", "float": "1.5", "date": "2014-01-01"}.get(param.type)
+        args += [option_name(param), value or (param.enum[0] if param.enum else "x")]
+    if endpoint.result == "binary":
+        args += ["--to", str(Path(tempfile.gettempdir()) / f"tcia-cli-{endpoint.python_name}.bin")]
+    return args
+
+
+@pytest.mark.parametrize("version", available_versions())
+def test_every_command_runs_or_fails_in_one_line(tcia: Tcia, version: str) -> None:
+    """No endpoint's command ends in an exception, whatever the fake answers it."""
+    for endpoint in load_version(version).ENDPOINTS:
+        code, _, err = tcia(version, endpoint.python_name.replace("_", "-"), *_required_arguments(endpoint))
+        assert code in (0, 1), (endpoint.python_name, err)
+        if code == 1:  # the fake refuses some made-up values, as the server would
+            assert len(err.splitlines()) == 1
+            assert err.startswith(f"Error: {endpoint.name}: ")
