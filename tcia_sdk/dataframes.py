@@ -9,6 +9,7 @@ not know become extra columns at the end.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -33,17 +34,20 @@ def to_dataframe(rows: Sequence[Any], *, column: str = "value", model: type | No
         single: pd.DataFrame = pd.DataFrame({column: pd.Series(list(rows), dtype="string")})
         return single
     fields = [f for f in attrs.fields(cls) if f.name != "additional_properties"]
+    # One C-level pass: a tuple per row (attrgetter), transposed into a tuple per column (zip).
+    getter = attrgetter(*[f.name for f in fields], "additional_properties")
+    columns = list(zip(*map(getter, rows), strict=True)) if rows else [()] * (len(fields) + 1)
     data: dict[str, Any] = {}
-    for field in fields:
+    for field, cells in zip(fields, columns, strict=False):
         wire = field.metadata["wire"]
-        cells = [getattr(row, field.name) for row in rows]
         kind = field.metadata.get("type", "str")
         if kind in ("date", "datetime"):
             data[wire] = pd.to_datetime(pd.Series(cells, dtype="object"))
         else:
             data[wire] = pd.Series(cells, dtype=DTYPES.get(kind, "object"))
-    extra_keys = list(dict.fromkeys(k for row in rows for k in getattr(row, "additional_properties", {})))
-    for key in extra_keys:
-        data[key] = pd.Series([row.additional_properties.get(key) for row in rows], dtype="object")
-    frame: pd.DataFrame = pd.DataFrame(data)
+    extras = [e for e in columns[-1] if e]
+    if extras:
+        for key in dict.fromkeys(k for e in extras for k in e):
+            data[key] = pd.Series([row.additional_properties.get(key) for row in rows], dtype="object")
+    frame: pd.DataFrame = pd.DataFrame(data, copy=False)  # the columns are ours: no second copy
     return frame

@@ -39,3 +39,33 @@ def test_values_and_empty_results() -> None:
     assert len(empty) == 0
     assert "DataDescriptionURI" in empty.columns
     assert str(empty["FileSize"].dtype) == "Int64"
+
+
+def test_every_cell_is_its_models_value() -> None:
+    from tcia_sdk._runtime.decode import decode_json_result
+    from tcia_sdk.nbia_v4._endpoints import GET_SERIES
+    from tests.benchmarks import _rows
+    from tests.benchmarks.decode import context
+
+    rows = _rows.v4_series_rows(200)
+    rows[3]["Extra"] = "x"
+    rows[7]["Other"] = 1
+    models = decode_json_result(context(GET_SERIES, _rows.jettison(rows)))
+    frame = to_dataframe(models)
+    assert list(frame.columns[-2:]) == ["Extra", "Other"]
+    assert len(frame) == 200
+    for field in models[0].__attrs_attrs__:
+        if field.name == "additional_properties":
+            continue
+        column = frame[field.metadata["wire"]]
+        for cell, model in zip(column.tolist(), models, strict=True):
+            value = getattr(model, field.name)
+            if value is None:
+                assert pd.isna(cell)
+            elif isinstance(value, datetime.date):
+                assert cell == pd.Timestamp(value)
+            else:
+                assert cell == value
+    assert frame["Extra"].tolist()[3] == "x"
+    assert frame["Other"].tolist()[7] == 1
+    assert frame["Other"].isna().sum() == 199

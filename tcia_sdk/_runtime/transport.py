@@ -3,8 +3,8 @@ socket reads themselves obey, and the bound on requests in flight.
 
 Why a network backend: httpx's timeouts are per socket operation, so a server that trickles one
 byte per second never trips them, and while httpcore parses response headers no caller code runs
-that could check a clock. The SDK's pools therefore read and write through `_DeadlineStream`, which
-shortens every socket timeout to what is left of the current attempt's deadline (a context
+that could check a clock. The SDK's pools therefore read and write through a stream (`_deadline.py`)
+that shortens every socket timeout to what is left of the current attempt's deadline (a context
 variable, so each thread and each task sees its own). A pool passed in by the caller
 (``http_client=``, ``transport=``) is left untouched; for those the deadline is checked between
 body chunks only.
@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import ssl
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpcore
 import httpx
 
 # The monotonic time by which the current attempt must be done (None: no deadline).
@@ -53,103 +53,6 @@ def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
     return remaining if timeout is None else min(timeout, remaining)
 
 
-class _DeadlineStream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, bounded))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self, inner: httpcore.NetworkBackend) -> None:
-        self._inner = inner
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._inner.connect_tcp(host, port, bounded, local_address, socket_options))
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.NetworkStream:
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._inner.connect_unix_socket(path, bounded, socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(
-        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
-        return _AsyncDeadlineStream(await self._inner.start_tls(ssl_context, server_hostname, bounded))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
-        self._inner = inner
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
-        stream = await self._inner.connect_tcp(host, port, bounded, local_address, socket_options)
-        return _AsyncDeadlineStream(stream)
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
-        return _AsyncDeadlineStream(await self._inner.connect_unix_socket(path, bounded, socket_options))
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
 def _pools(client: httpx.Client | httpx.AsyncClient) -> list[Any]:
     """The httpcore pools of a client httpx built (its transport, and one per proxy mount)."""
     transports = [client._transport, *client._mounts.values()]
@@ -161,9 +64,12 @@ def _install_deadlines(client: httpx.Client | httpx.AsyncClient, is_async: bool)
     pools = _pools(client)
     if not pools or any(not hasattr(p, "_network_backend") for p in pools):
         return False
+    # httpcore (and h11) load with the first pool, not with the SDK: ~10 ms of start-up.
+    from ._deadline import AsyncDeadlineBackend, DeadlineBackend
+
     for pool in pools:
         inner = pool._network_backend
-        pool._network_backend = _AsyncDeadlineBackend(inner) if is_async else _DeadlineBackend(inner)
+        pool._network_backend = AsyncDeadlineBackend(inner) if is_async else DeadlineBackend(inner)
     return True
 
 
@@ -175,8 +81,16 @@ def new_sync_client(timeout: httpx.Timeout, transport: httpx.BaseTransport | Non
     return client
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's default context (certifi, SSL_CERT_FILE/DIR as at first use), built once: loading the
+    CA bundle costs ~20 ms, and the download engine builds an async pool on every sync call."""
+    return httpx.create_ssl_context()
+
+
 def new_async_client(timeout: httpx.Timeout, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
+    verify: ssl.SSLContext | bool = _ssl_context() if transport is None else True
+    client = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False, verify=verify)
     if transport is None:
         _install_deadlines(client, is_async=True)
     return client

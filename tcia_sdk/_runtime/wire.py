@@ -189,6 +189,8 @@ class FastDecoder:
 
     def _learn(self, shape: _Shape, key: str) -> _Shape:
         """The variant of ``shape`` that also reads ``key``; Fallback when none can."""
+        if any(c in '\\"' or c < " " for c in key):
+            raise Fallback  # msgspec refuses such names for fields; the reference path keeps the key
         renames = dict(shape.renames)
         extras = list(shape.extras)
         owner = next((py for py, names in self.aliases.items() if key in names), None)
@@ -237,9 +239,14 @@ def _attach_extras(rows: list[Any], structs: Sequence[Any], shape: _Shape) -> No
     keys = shape.extras
     get = shape.get_extras
     assert get is not None
-    single = len(keys) == 1
-    for row, struct in zip(rows, structs, strict=True):
-        values = (get(struct),) if single else get(struct)
+    if len(keys) == 1:  # the common case, a server that added one column: no inner loop
+        (key,) = keys
+        value: Any
+        for row, value in zip(rows, map(get, structs), strict=True):
+            if value is not unset:
+                row.additional_properties = MappingProxyType({key: value})
+        return
+    for row, values in zip(rows, map(get, structs), strict=True):
         extras = {k: v for k, v in zip(keys, values, strict=True) if v is not unset}
         if extras:
             row.additional_properties = MappingProxyType(extras)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,27 @@ def _estimate_lines(client: Any, series: Any) -> list[str]:
     if estimate.unknown_series:
         lines.append(f"not found: {', '.join(estimate.unknown_series)}")
     return lines
+
+
+def _uid_of(item: Any) -> str | None:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, Mapping):
+        return str(item.get("SeriesInstanceUID"))
+    uid = getattr(item, "series_instance_uid", None)
+    return uid if isinstance(uid, str) else None
+
+
+def _interrupted(dest: Path, series: list[Any], tracker: DownloadProgress) -> Interrupted:
+    """What an interrupted run got done, from the destination's own metadata.csv (the engine writes
+    it on the way out), else from the progress counts."""
+    wanted = {uid for uid in map(_uid_of, series) if uid}
+    try:
+        verified = len(wanted & set(read_manifest(dest / "metadata.csv")))
+        done = f"{verified} of {len(wanted)} series verified in {dest}"
+    except (OSError, ValueError):
+        done = f"{tracker.series_done} of {tracker.series_total} series finished"
+    return Interrupted(f"interrupted: {done}; running the same command again resumes")
 
 
 @click.command("download")
@@ -166,10 +188,7 @@ def download(
             with tracker:
                 report = download_series(client, series, dest, progress=tracker, **options)
         except KeyboardInterrupt:
-            raise Interrupted(
-                f"interrupted: {tracker.series_done} of {tracker.series_total} series finished; "
-                "verified series are kept, so running the same command again resumes"
-            ) from None
+            raise _interrupted(dest, series, tracker) from None
     counts = (
         f"{len(report.downloaded)} downloaded, {len(report.skipped)} skipped, {len(report.failed)} failed"
     )

@@ -1,4 +1,6 @@
-"""Series lists on disk: NBIA ``.tcia`` manifests and one-column ``SeriesInstanceUID`` CSV files."""
+"""Series lists on disk: NBIA ``.tcia`` manifests and CSV files with a ``SeriesInstanceUID`` column
+(``tcia get-series -o csv``, a spreadsheet export, or the ``Series UID`` column of the SDK's own
+``metadata.csv``)."""
 
 from __future__ import annotations
 
@@ -11,16 +13,20 @@ from pathlib import Path
 
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 TCIA_HEADER_LINES = 6
-CSV_HEADERS = {"seriesinstanceuid", "series instance uid", "series uid"}
+# Column headings that hold the series UID, in order of preference (case and spaces ignored).
+CSV_HEADERS = ("seriesinstanceuid", "series instance uid", "series uid")
 
 
-def is_uid(text: str) -> bool:
-    return len(text) <= 64 and bool(_UID.match(text))
+def is_uid(text: object) -> bool:
+    """A DICOM UID: digits and dots (no empty component), at most 64 characters."""
+    return isinstance(text, str) and len(text) <= 64 and bool(_UID.match(text))
 
 
 def read_manifest(path: str | Path) -> list[str]:
     """The SeriesInstanceUIDs of a ``.tcia`` manifest (six header lines, then one UID per line) or
-    of a CSV whose single column is headed SeriesInstanceUID. Duplicates are dropped, order kept."""
+    of a CSV with a ``SeriesInstanceUID`` (or ``Series UID``) column, whatever its other columns.
+    Duplicates are dropped, order kept; a value that is not a DICOM UID is a ValueError naming the
+    line."""
     path = Path(path)
     text = path.read_text(encoding="utf-8-sig")
     lines = text.splitlines()
@@ -32,11 +38,16 @@ def read_manifest(path: str | Path) -> list[str]:
         candidates = [(first_line + i, line.strip()) for i, line in enumerate(body)]
     else:
         rows = list(csv.reader(io.StringIO(text)))
-        if not rows or len(rows[0]) != 1 or rows[0][0].strip().lower() not in CSV_HEADERS:
+        headings = [h.strip().lower() for h in rows[0]] if rows else []
+        column = next((headings.index(h) for h in CSV_HEADERS if h in headings), None)
+        if column is None:
             raise ValueError(
-                f"{path}: expected a .tcia manifest or a one-column CSV headed SeriesInstanceUID"
+                f"{path}: expected a .tcia manifest or a CSV with a SeriesInstanceUID (or Series UID) "
+                f"column; its first line is {', '.join(rows[0]) if rows else 'empty'}"
             )
-        candidates = [(i + 2, row[0].strip() if row else "") for i, row in enumerate(rows[1:])]
+        candidates = [
+            (i + 2, row[column].strip() if len(row) > column else "") for i, row in enumerate(rows[1:])
+        ]
     uids: list[str] = []
     seen: set[str] = set()
     for line_number, uid in candidates:

@@ -25,8 +25,8 @@ from . import models as _m
 
 __all__ = ["DECODERS"]
 
-# Keep the imports used even when a spec has no ISO date or JSON field.
-_ = (datetime, Any)
+# Keep the imports used even when a spec has no ISO date or JSON field, or no model without conversions.
+_ = (datetime, operator, Any)
 _DATE_0 = _rt.date_memo("date", "%Y-%m-%d")
 
 
@@ -85,12 +85,12 @@ def _text_shared_list(c: Sequence[str]) -> _m.SharedList:
         c[0] or None,
         c[1] or None,
         c[2] or None,
-        _rt.TEXT_INT[c[3]] if c[3] else None,
-        _rt.TEXT_INT[c[4]] if c[4] else None,
+        int(c[3]) if c[3].isdigit() and c[3].isascii() else (_rt.TEXT_INT[c[3]] if c[3] else None),
+        int(c[4]) if c[4].isdigit() and c[4].isascii() else (_rt.TEXT_INT[c[4]] if c[4] else None),
         c[5] or None,
         _rt.text_unsupported(c[6]),
         _rt.text_unsupported(c[7]),
-        _rt.TEXT_INT[c[8]] if c[8] else None,
+        int(c[8]) if c[8].isdigit() and c[8].isascii() else (_rt.TEXT_INT[c[8]] if c[8] else None),
         _DATE_0[c[9]] if c[9] else None,
     )
 

@@ -25,8 +25,8 @@ from . import models as _m
 
 __all__ = ["DECODERS"]
 
-# Keep the imports used even when a spec has no ISO date or JSON field.
-_ = (datetime, Any)
+# Keep the imports used even when a spec has no ISO date or JSON field, or no model without conversions.
+_ = (datetime, operator, Any)
 _DATE_0 = _rt.date_memo("datetime", "%Y-%m-%d %H:%M:%S.%f")
 _DATE_1 = _rt.date_memo("date", "%m-%d-%Y")
 
@@ -60,25 +60,24 @@ class _PatientWire(
     species_description: str | None = None
 
 
-_PATIENT_GET = operator.attrgetter(
-    "patient_id",
-    "patient_name",
-    "patient_birth_date",
-    "patient_sex",
-    "ethnic_group",
-    "collection",
-    "phantom",
-    "species_code",
-    "species_description",
-)
-
-
 def _build_patient(s: _PatientWire) -> _m.Patient:
-    v = list(_PATIENT_GET(s))
-    x = v[2]
-    if x is not None:
-        v[2] = _DATE_0[x]
-    return _m.Patient(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x2: Any = s.patient_birth_date
+    if x2 is not None:
+        x2 = _DATE_0[x2]
+    return _m.Patient(
+        s.patient_id,
+        s.patient_name,
+        x2,
+        s.patient_sex,
+        s.ethnic_group,
+        s.collection,
+        s.phantom,
+        s.species_code,
+        s.species_description,
+    )
 
 
 def _text_patient(c: Sequence[str]) -> _m.Patient:
@@ -164,34 +163,33 @@ class _PatientStudyWire(
     longitudinal_temporal_offset_from_event: float | None = None
 
 
-_PATIENT_STUDY_GET = operator.attrgetter(
-    "study_instance_uid",
-    "study_date",
-    "study_description",
-    "admitting_diagnoses_description",
-    "study_id",
-    "patient_age",
-    "patient_id",
-    "patient_name",
-    "patient_birth_date",
-    "patient_sex",
-    "ethnic_group",
-    "collection",
-    "series_count",
-    "longitudinal_temporal_event_type",
-    "longitudinal_temporal_offset_from_event",
-)
-
-
 def _build_patient_study(s: _PatientStudyWire) -> _m.PatientStudy:
-    v = list(_PATIENT_STUDY_GET(s))
-    x = v[1]
-    if x is not None:
-        v[1] = _DATE_0[x]
-    x = v[8]
-    if x is not None:
-        v[8] = _DATE_0[x]
-    return _m.PatientStudy(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x1: Any = s.study_date
+    if x1 is not None:
+        x1 = _DATE_0[x1]
+    x8: Any = s.patient_birth_date
+    if x8 is not None:
+        x8 = _DATE_0[x8]
+    return _m.PatientStudy(
+        s.study_instance_uid,
+        x1,
+        s.study_description,
+        s.admitting_diagnoses_description,
+        s.study_id,
+        s.patient_age,
+        s.patient_id,
+        s.patient_name,
+        x8,
+        s.patient_sex,
+        s.ethnic_group,
+        s.collection,
+        s.series_count,
+        s.longitudinal_temporal_event_type,
+        s.longitudinal_temporal_offset_from_event,
+    )
 
 
 def _text_patient_study(c: Sequence[str]) -> _m.PatientStudy:
@@ -209,7 +207,7 @@ def _text_patient_study(c: Sequence[str]) -> _m.PatientStudy:
         c[9] or None,
         c[10] or None,
         c[11] or None,
-        _rt.TEXT_INT[c[12]] if c[12] else None,
+        int(c[12]) if c[12].isdigit() and c[12].isascii() else (_rt.TEXT_INT[c[12]] if c[12] else None),
         c[13] or None,
         _rt.TEXT_FLOAT[c[14]] if c[14] else None,
     )
@@ -274,52 +272,51 @@ class _SeriesWire(
     third_party_analysis: str | None = None
 
 
-_SERIES_GET = operator.attrgetter(
-    "series_instance_uid",
-    "study_instance_uid",
-    "modality",
-    "protocol_name",
-    "series_date",
-    "series_description",
-    "body_part_examined",
-    "series_number",
-    "annotations_flag",
-    "collection",
-    "patient_id",
-    "manufacturer",
-    "manufacturer_model_name",
-    "software_versions",
-    "image_count",
-    "time_stamp",
-    "license_name",
-    "license_uri",
-    "collection_uri",
-    "file_size",
-    "date_released",
-    "study_desc",
-    "study_date",
-    "third_party_analysis",
-)
-
-
 def _build_series(s: _SeriesWire) -> _m.Series:
-    v = list(_SERIES_GET(s))
-    x = v[4]
-    if x is not None:
-        v[4] = _DATE_0[x]
-    x = v[15]
-    if x is not None:
-        v[15] = _DATE_0[x]
-    x = v[19]
-    if x is not None and type(x) is not int:
-        v[19] = _rt.TEXT_INT[x]
-    x = v[20]
-    if x is not None:
-        v[20] = _DATE_0[x]
-    x = v[22]
-    if x is not None:
-        v[22] = _DATE_0[x]
-    return _m.Series(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x4: Any = s.series_date
+    if x4 is not None:
+        x4 = _DATE_0[x4]
+    x15: Any = s.time_stamp
+    if x15 is not None:
+        x15 = _DATE_0[x15]
+    x19: Any = s.file_size
+    if type(x19) is str:
+        x19 = int(x19) if x19.isdigit() and x19.isascii() else _rt.TEXT_INT[x19]
+    x20: Any = s.date_released
+    if x20 is not None:
+        x20 = _DATE_0[x20]
+    x22: Any = s.study_date
+    if x22 is not None:
+        x22 = _DATE_0[x22]
+    return _m.Series(
+        s.series_instance_uid,
+        s.study_instance_uid,
+        s.modality,
+        s.protocol_name,
+        x4,
+        s.series_description,
+        s.body_part_examined,
+        s.series_number,
+        s.annotations_flag,
+        s.collection,
+        s.patient_id,
+        s.manufacturer,
+        s.manufacturer_model_name,
+        s.software_versions,
+        s.image_count,
+        x15,
+        s.license_name,
+        s.license_uri,
+        s.collection_uri,
+        x19,
+        x20,
+        s.study_desc,
+        x22,
+        s.third_party_analysis,
+    )
 
 
 def _text_series(c: Sequence[str]) -> _m.Series:
@@ -332,19 +329,19 @@ def _text_series(c: Sequence[str]) -> _m.Series:
         _DATE_0[c[4]] if c[4] else None,
         c[5] or None,
         c[6] or None,
-        _rt.TEXT_INT[c[7]] if c[7] else None,
+        int(c[7]) if c[7].isdigit() and c[7].isascii() else (_rt.TEXT_INT[c[7]] if c[7] else None),
         _rt.BOOLISH[c[8]] if c[8] else None,
         c[9] or None,
         c[10] or None,
         c[11] or None,
         c[12] or None,
         c[13] or None,
-        _rt.TEXT_INT[c[14]] if c[14] else None,
+        int(c[14]) if c[14].isdigit() and c[14].isascii() else (_rt.TEXT_INT[c[14]] if c[14] else None),
         _DATE_0[c[15]] if c[15] else None,
         c[16] or None,
         c[17] or None,
         c[18] or None,
-        _rt.TEXT_INT[c[19]] if c[19] else None,
+        int(c[19]) if c[19].isdigit() and c[19].isascii() else (_rt.TEXT_INT[c[19]] if c[19] else None),
         _DATE_0[c[20]] if c[20] else None,
         c[21] or None,
         _DATE_0[c[22]] if c[22] else None,
@@ -395,35 +392,34 @@ class _UpdatedSeriesWire(
     date_released: str | None = None
 
 
-_UPDATED_SERIES_GET = operator.attrgetter(
-    "series_instance_uid",
-    "study_instance_uid",
-    "modality",
-    "protocol_name",
-    "series_date",
-    "series_description",
-    "body_part_examined",
-    "series_number",
-    "annotations_flag",
-    "collection",
-    "patient_id",
-    "manufacturer",
-    "manufacturer_model_name",
-    "software_versions",
-    "image_count",
-    "date_released",
-)
-
-
 def _build_updated_series(s: _UpdatedSeriesWire) -> _m.UpdatedSeries:
-    v = list(_UPDATED_SERIES_GET(s))
-    x = v[4]
-    if x is not None:
-        v[4] = _DATE_0[x]
-    x = v[15]
-    if x is not None:
-        v[15] = _DATE_0[x]
-    return _m.UpdatedSeries(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x4: Any = s.series_date
+    if x4 is not None:
+        x4 = _DATE_0[x4]
+    x15: Any = s.date_released
+    if x15 is not None:
+        x15 = _DATE_0[x15]
+    return _m.UpdatedSeries(
+        s.series_instance_uid,
+        s.study_instance_uid,
+        s.modality,
+        s.protocol_name,
+        x4,
+        s.series_description,
+        s.body_part_examined,
+        s.series_number,
+        s.annotations_flag,
+        s.collection,
+        s.patient_id,
+        s.manufacturer,
+        s.manufacturer_model_name,
+        s.software_versions,
+        s.image_count,
+        x15,
+    )
 
 
 def _text_updated_series(c: Sequence[str]) -> _m.UpdatedSeries:
@@ -436,14 +432,14 @@ def _text_updated_series(c: Sequence[str]) -> _m.UpdatedSeries:
         _DATE_0[c[4]] if c[4] else None,
         c[5] or None,
         c[6] or None,
-        _rt.TEXT_INT[c[7]] if c[7] else None,
+        int(c[7]) if c[7].isdigit() and c[7].isascii() else (_rt.TEXT_INT[c[7]] if c[7] else None),
         _rt.BOOLISH[c[8]] if c[8] else None,
         c[9] or None,
         c[10] or None,
         c[11] or None,
         c[12] or None,
         c[13] or None,
-        _rt.TEXT_INT[c[14]] if c[14] else None,
+        int(c[14]) if c[14].isdigit() and c[14].isascii() else (_rt.TEXT_INT[c[14]] if c[14] else None),
         _DATE_0[c[15]] if c[15] else None,
     )
 
@@ -491,35 +487,34 @@ class _SharedListSeriesWire(
     date_released: str | None = None
 
 
-_SHARED_LIST_SERIES_GET = operator.attrgetter(
-    "series_instance_uid",
-    "study_instance_uid",
-    "modality",
-    "protocol_name",
-    "series_date",
-    "series_description",
-    "body_part_examined",
-    "series_number",
-    "annotations_flag",
-    "collection",
-    "patient_id",
-    "manufacturer",
-    "manufacturer_model_name",
-    "software_versions",
-    "image_count",
-    "date_released",
-)
-
-
 def _build_shared_list_series(s: _SharedListSeriesWire) -> _m.SharedListSeries:
-    v = list(_SHARED_LIST_SERIES_GET(s))
-    x = v[4]
-    if x is not None:
-        v[4] = _DATE_0[x]
-    x = v[15]
-    if x is not None:
-        v[15] = _DATE_0[x]
-    return _m.SharedListSeries(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x4: Any = s.series_date
+    if x4 is not None:
+        x4 = _DATE_0[x4]
+    x15: Any = s.date_released
+    if x15 is not None:
+        x15 = _DATE_0[x15]
+    return _m.SharedListSeries(
+        s.series_instance_uid,
+        s.study_instance_uid,
+        s.modality,
+        s.protocol_name,
+        x4,
+        s.series_description,
+        s.body_part_examined,
+        s.series_number,
+        s.annotations_flag,
+        s.collection,
+        s.patient_id,
+        s.manufacturer,
+        s.manufacturer_model_name,
+        s.software_versions,
+        s.image_count,
+        x15,
+    )
 
 
 def _text_shared_list_series(c: Sequence[str]) -> _m.SharedListSeries:
@@ -532,14 +527,14 @@ def _text_shared_list_series(c: Sequence[str]) -> _m.SharedListSeries:
         _DATE_0[c[4]] if c[4] else None,
         c[5] or None,
         c[6] or None,
-        _rt.TEXT_INT[c[7]] if c[7] else None,
+        int(c[7]) if c[7].isdigit() and c[7].isascii() else (_rt.TEXT_INT[c[7]] if c[7] else None),
         _rt.BOOLISH[c[8]] if c[8] else None,
         c[9] or None,
         c[10] or None,
         c[11] or None,
         c[12] or None,
         c[13] or None,
-        _rt.TEXT_INT[c[14]] if c[14] else None,
+        int(c[14]) if c[14].isdigit() and c[14].isascii() else (_rt.TEXT_INT[c[14]] if c[14] else None),
         _DATE_0[c[15]] if c[15] else None,
     )
 
@@ -609,58 +604,57 @@ class _SeriesMetaDataWire(
     time_stamp: str | None = None
 
 
-_SERIES_META_DATA_GET = operator.attrgetter(
-    "series_uid",
-    "collection",
-    "third_party_analysis",
-    "data_description_uri",
-    "subject_id",
-    "study_uid",
-    "study_description",
-    "study_date",
-    "series_description",
-    "manufacturer",
-    "modality",
-    "sop_class_uid",
-    "number_of_images",
-    "file_size",
-    "file_location",
-    "series_number",
-    "license_name",
-    "license_url",
-    "annotation_size",
-    "date_released",
-    "series_date",
-    "protocol_name",
-    "body_part_examined",
-    "annotations_flag",
-    "manufacturer_model_name",
-    "software_versions",
-    "time_stamp",
-)
-
-
 def _build_series_meta_data(s: _SeriesMetaDataWire) -> _m.SeriesMetaData:
-    v = list(_SERIES_META_DATA_GET(s))
-    x = v[7]
-    if x is not None:
-        v[7] = _DATE_1[x]
-    x = v[12]
-    if x is not None and type(x) is not int:
-        v[12] = _rt.TEXT_INT[x]
-    x = v[13]
-    if x is not None and type(x) is not int:
-        v[13] = _rt.TEXT_INT[x]
-    x = v[15]
-    if x is not None and type(x) is not int:
-        v[15] = _rt.TEXT_INT[x]
-    x = v[18]
-    if x is not None and type(x) is not int:
-        v[18] = _rt.TEXT_INT[x]
-    x = v[23]
-    if x is not None and type(x) is not bool:
-        v[23] = _rt.BOOLISH[x]
-    return _m.SeriesMetaData(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x7: Any = s.study_date
+    if x7 is not None:
+        x7 = _DATE_1[x7]
+    x12: Any = s.number_of_images
+    if type(x12) is str:
+        x12 = int(x12) if x12.isdigit() and x12.isascii() else _rt.TEXT_INT[x12]
+    x13: Any = s.file_size
+    if type(x13) is str:
+        x13 = int(x13) if x13.isdigit() and x13.isascii() else _rt.TEXT_INT[x13]
+    x15: Any = s.series_number
+    if type(x15) is str:
+        x15 = int(x15) if x15.isdigit() and x15.isascii() else _rt.TEXT_INT[x15]
+    x18: Any = s.annotation_size
+    if type(x18) is str:
+        x18 = int(x18) if x18.isdigit() and x18.isascii() else _rt.TEXT_INT[x18]
+    x23: Any = s.annotations_flag
+    if x23 is not None and type(x23) is not bool:
+        x23 = _rt.BOOLISH[x23]
+    return _m.SeriesMetaData(
+        s.series_uid,
+        s.collection,
+        s.third_party_analysis,
+        s.data_description_uri,
+        s.subject_id,
+        s.study_uid,
+        s.study_description,
+        x7,
+        s.series_description,
+        s.manufacturer,
+        s.modality,
+        s.sop_class_uid,
+        x12,
+        x13,
+        s.file_location,
+        x15,
+        s.license_name,
+        s.license_url,
+        x18,
+        s.date_released,
+        s.series_date,
+        s.protocol_name,
+        s.body_part_examined,
+        x23,
+        s.manufacturer_model_name,
+        s.software_versions,
+        s.time_stamp,
+    )
 
 
 def _text_series_meta_data(c: Sequence[str]) -> _m.SeriesMetaData:
@@ -678,13 +672,13 @@ def _text_series_meta_data(c: Sequence[str]) -> _m.SeriesMetaData:
         c[9] or None,
         c[10] or None,
         c[11] or None,
-        _rt.TEXT_INT[c[12]] if c[12] else None,
-        _rt.TEXT_INT[c[13]] if c[13] else None,
+        int(c[12]) if c[12].isdigit() and c[12].isascii() else (_rt.TEXT_INT[c[12]] if c[12] else None),
+        int(c[13]) if c[13].isdigit() and c[13].isascii() else (_rt.TEXT_INT[c[13]] if c[13] else None),
         c[14] or None,
-        _rt.TEXT_INT[c[15]] if c[15] else None,
+        int(c[15]) if c[15].isdigit() and c[15].isascii() else (_rt.TEXT_INT[c[15]] if c[15] else None),
         c[16] or None,
         c[17] or None,
-        _rt.TEXT_INT[c[18]] if c[18] else None,
+        int(c[18]) if c[18].isdigit() and c[18].isascii() else (_rt.TEXT_INT[c[18]] if c[18] else None),
         c[19] or None,
         c[20] or None,
         c[21] or None,
@@ -711,28 +705,27 @@ class _SeriesSizeWire(
     object_count: int | str | None = None
 
 
-_SERIES_SIZE_GET = operator.attrgetter(
-    "total_size_in_bytes",
-    "object_count",
-)
-
-
 def _build_series_size(s: _SeriesSizeWire) -> _m.SeriesSize:
-    v = list(_SERIES_SIZE_GET(s))
-    x = v[0]
-    if x is not None and type(x) is not int:
-        v[0] = _rt.TEXT_INT[x]
-    x = v[1]
-    if x is not None and type(x) is not int:
-        v[1] = _rt.TEXT_INT[x]
-    return _m.SeriesSize(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x0: Any = s.total_size_in_bytes
+    if type(x0) is str:
+        x0 = int(x0) if x0.isdigit() and x0.isascii() else _rt.TEXT_INT[x0]
+    x1: Any = s.object_count
+    if type(x1) is str:
+        x1 = int(x1) if x1.isdigit() and x1.isascii() else _rt.TEXT_INT[x1]
+    return _m.SeriesSize(
+        x0,
+        x1,
+    )
 
 
 def _text_series_size(c: Sequence[str]) -> _m.SeriesSize:
     """One CSV row, cells in field order: empty cells are NULLs, the rest read from their text."""
     return _m.SeriesSize(
-        _rt.TEXT_INT[c[0]] if c[0] else None,
-        _rt.TEXT_INT[c[1]] if c[1] else None,
+        int(c[0]) if c[0].isdigit() and c[0].isascii() else (_rt.TEXT_INT[c[0]] if c[0] else None),
+        int(c[1]) if c[1].isdigit() and c[1].isascii() else (_rt.TEXT_INT[c[1]] if c[1] else None),
     )
 
 

@@ -25,8 +25,8 @@ from . import models as _m
 
 __all__ = ["DECODERS"]
 
-# Keep the imports used even when a spec has no ISO date or JSON field.
-_ = (datetime, Any)
+# Keep the imports used even when a spec has no ISO date or JSON field, or no model without conversions.
+_ = (datetime, operator, Any)
 _DATE_0 = _rt.date_memo("date", "%m-%d-%Y")
 _SPLIT_0 = _rt.split_memo(", ", "float")
 
@@ -60,25 +60,24 @@ class _PatientWire(
     authorized: int | str | None = None
 
 
-_PATIENT_GET = operator.attrgetter(
-    "patient_id",
-    "patient_name",
-    "patient_sex",
-    "ethnic_group",
-    "collection",
-    "phantom",
-    "species_code",
-    "species_description",
-    "authorized",
-)
-
-
 def _build_patient(s: _PatientWire) -> _m.Patient:
-    v = list(_PATIENT_GET(s))
-    x = v[8]
-    if x is not None and type(x) is not int:
-        v[8] = _rt.TEXT_INT[x]
-    return _m.Patient(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x8: Any = s.authorized
+    if type(x8) is str:
+        x8 = int(x8) if x8.isdigit() and x8.isascii() else _rt.TEXT_INT[x8]
+    return _m.Patient(
+        s.patient_id,
+        s.patient_name,
+        s.patient_sex,
+        s.ethnic_group,
+        s.collection,
+        s.phantom,
+        s.species_code,
+        s.species_description,
+        x8,
+    )
 
 
 def _text_patient(c: Sequence[str]) -> _m.Patient:
@@ -92,7 +91,7 @@ def _text_patient(c: Sequence[str]) -> _m.Patient:
         c[5] or None,
         c[6] or None,
         c[7] or None,
-        _rt.TEXT_INT[c[8]] if c[8] else None,
+        int(c[8]) if c[8].isdigit() and c[8].isascii() else (_rt.TEXT_INT[c[8]] if c[8] else None),
     )
 
 
@@ -111,25 +110,24 @@ class _PatientByModalityWire(
     authorized: int | str | None = None
 
 
-_PATIENT_BY_MODALITY_GET = operator.attrgetter(
-    "patient_id",
-    "authorized",
-)
-
-
 def _build_patient_by_modality(s: _PatientByModalityWire) -> _m.PatientByModality:
-    v = list(_PATIENT_BY_MODALITY_GET(s))
-    x = v[1]
-    if x is not None and type(x) is not int:
-        v[1] = _rt.TEXT_INT[x]
-    return _m.PatientByModality(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x1: Any = s.authorized
+    if type(x1) is str:
+        x1 = int(x1) if x1.isdigit() and x1.isascii() else _rt.TEXT_INT[x1]
+    return _m.PatientByModality(
+        s.patient_id,
+        x1,
+    )
 
 
 def _text_patient_by_modality(c: Sequence[str]) -> _m.PatientByModality:
     """One CSV row, cells in field order: empty cells are NULLs, the rest read from their text."""
     return _m.PatientByModality(
         c[0] or None,
-        _rt.TEXT_INT[c[1]] if c[1] else None,
+        int(c[1]) if c[1].isdigit() and c[1].isascii() else (_rt.TEXT_INT[c[1]] if c[1] else None),
     )
 
 
@@ -174,40 +172,39 @@ class _PatientStudyWire(
     authorized: int | str | None = None
 
 
-_PATIENT_STUDY_GET = operator.attrgetter(
-    "study_instance_uid",
-    "study_date",
-    "study_description",
-    "admitting_diagnoses_description",
-    "study_id",
-    "patient_age",
-    "patient_id",
-    "patient_name",
-    "patient_sex",
-    "ethnic_group",
-    "collection",
-    "series_count",
-    "longitudinal_temporal_event_type",
-    "longitudinal_temporal_offset_from_event",
-    "authorized",
-)
-
-
 def _build_patient_study(s: _PatientStudyWire) -> _m.PatientStudy:
-    v = list(_PATIENT_STUDY_GET(s))
-    x = v[1]
-    if x is not None:
-        v[1] = _DATE_0[x]
-    x = v[11]
-    if x is not None and type(x) is not int:
-        v[11] = _rt.TEXT_INT[x]
-    x = v[13]
-    if x is not None and type(x) is not float:
-        v[13] = _rt.TEXT_FLOAT[x]
-    x = v[14]
-    if x is not None and type(x) is not int:
-        v[14] = _rt.TEXT_INT[x]
-    return _m.PatientStudy(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x1: Any = s.study_date
+    if x1 is not None:
+        x1 = _DATE_0[x1]
+    x11: Any = s.series_count
+    if type(x11) is str:
+        x11 = int(x11) if x11.isdigit() and x11.isascii() else _rt.TEXT_INT[x11]
+    x13: Any = s.longitudinal_temporal_offset_from_event
+    if type(x13) is str:
+        x13 = _rt.TEXT_FLOAT[x13]
+    x14: Any = s.authorized
+    if type(x14) is str:
+        x14 = int(x14) if x14.isdigit() and x14.isascii() else _rt.TEXT_INT[x14]
+    return _m.PatientStudy(
+        s.study_instance_uid,
+        x1,
+        s.study_description,
+        s.admitting_diagnoses_description,
+        s.study_id,
+        s.patient_age,
+        s.patient_id,
+        s.patient_name,
+        s.patient_sex,
+        s.ethnic_group,
+        s.collection,
+        x11,
+        s.longitudinal_temporal_event_type,
+        x13,
+        x14,
+    )
 
 
 def _text_patient_study(c: Sequence[str]) -> _m.PatientStudy:
@@ -224,10 +221,10 @@ def _text_patient_study(c: Sequence[str]) -> _m.PatientStudy:
         c[8] or None,
         c[9] or None,
         c[10] or None,
-        _rt.TEXT_INT[c[11]] if c[11] else None,
+        int(c[11]) if c[11].isdigit() and c[11].isascii() else (_rt.TEXT_INT[c[11]] if c[11] else None),
         c[12] or None,
         _rt.TEXT_FLOAT[c[13]] if c[13] else None,
-        _rt.TEXT_INT[c[14]] if c[14] else None,
+        int(c[14]) if c[14].isdigit() and c[14].isascii() else (_rt.TEXT_INT[c[14]] if c[14] else None),
     )
 
 
@@ -302,70 +299,69 @@ class _SeriesWire(
     authorized: int | str | None = None
 
 
-_SERIES_GET = operator.attrgetter(
-    "series_instance_uid",
-    "study_instance_uid",
-    "modality",
-    "protocol_name",
-    "series_date",
-    "series_description",
-    "body_part_examined",
-    "series_number",
-    "annotations_flag",
-    "collection",
-    "site",
-    "patient_id",
-    "patient_sex",
-    "patient_age",
-    "admitting_diagnosis_description",
-    "manufacturer",
-    "manufacturer_model_name",
-    "software_versions",
-    "image_count",
-    "max_submission_timestamp",
-    "license_name",
-    "license_uri",
-    "data_description_uri",
-    "file_size",
-    "released_status",
-    "date_released",
-    "study_desc",
-    "study_date",
-    "third_party_analysis",
-    "authorized",
-)
-
-
 def _build_series(s: _SeriesWire) -> _m.Series:
-    v = list(_SERIES_GET(s))
-    x = v[4]
-    if x is not None:
-        v[4] = _DATE_0[x]
-    x = v[7]
-    if x is not None and type(x) is not int:
-        v[7] = _rt.TEXT_INT[x]
-    x = v[8]
-    if x is not None and type(x) is not bool:
-        v[8] = _rt.BOOLISH[x]
-    x = v[18]
-    if x is not None and type(x) is not int:
-        v[18] = _rt.TEXT_INT[x]
-    x = v[19]
-    if x is not None:
-        v[19] = _DATE_0[x]
-    x = v[23]
-    if x is not None and type(x) is not int:
-        v[23] = _rt.TEXT_INT[x]
-    x = v[25]
-    if x is not None:
-        v[25] = _DATE_0[x]
-    x = v[27]
-    if x is not None:
-        v[27] = _DATE_0[x]
-    x = v[29]
-    if x is not None and type(x) is not int:
-        v[29] = _rt.TEXT_INT[x]
-    return _m.Series(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x4: Any = s.series_date
+    if x4 is not None:
+        x4 = _DATE_0[x4]
+    x7: Any = s.series_number
+    if type(x7) is str:
+        x7 = int(x7) if x7.isdigit() and x7.isascii() else _rt.TEXT_INT[x7]
+    x8: Any = s.annotations_flag
+    if x8 is not None and type(x8) is not bool:
+        x8 = _rt.BOOLISH[x8]
+    x18: Any = s.image_count
+    if type(x18) is str:
+        x18 = int(x18) if x18.isdigit() and x18.isascii() else _rt.TEXT_INT[x18]
+    x19: Any = s.max_submission_timestamp
+    if x19 is not None:
+        x19 = _DATE_0[x19]
+    x23: Any = s.file_size
+    if type(x23) is str:
+        x23 = int(x23) if x23.isdigit() and x23.isascii() else _rt.TEXT_INT[x23]
+    x25: Any = s.date_released
+    if x25 is not None:
+        x25 = _DATE_0[x25]
+    x27: Any = s.study_date
+    if x27 is not None:
+        x27 = _DATE_0[x27]
+    x29: Any = s.authorized
+    if type(x29) is str:
+        x29 = int(x29) if x29.isdigit() and x29.isascii() else _rt.TEXT_INT[x29]
+    return _m.Series(
+        s.series_instance_uid,
+        s.study_instance_uid,
+        s.modality,
+        s.protocol_name,
+        x4,
+        s.series_description,
+        s.body_part_examined,
+        x7,
+        x8,
+        s.collection,
+        s.site,
+        s.patient_id,
+        s.patient_sex,
+        s.patient_age,
+        s.admitting_diagnosis_description,
+        s.manufacturer,
+        s.manufacturer_model_name,
+        s.software_versions,
+        x18,
+        x19,
+        s.license_name,
+        s.license_uri,
+        s.data_description_uri,
+        x23,
+        s.released_status,
+        x25,
+        s.study_desc,
+        x27,
+        s.third_party_analysis,
+        x29,
+    )
 
 
 def _text_series(c: Sequence[str]) -> _m.Series:
@@ -378,7 +374,7 @@ def _text_series(c: Sequence[str]) -> _m.Series:
         _DATE_0[c[4]] if c[4] else None,
         c[5] or None,
         c[6] or None,
-        _rt.TEXT_INT[c[7]] if c[7] else None,
+        int(c[7]) if c[7].isdigit() and c[7].isascii() else (_rt.TEXT_INT[c[7]] if c[7] else None),
         _rt.BOOLISH[c[8]] if c[8] else None,
         c[9] or None,
         c[10] or None,
@@ -389,18 +385,18 @@ def _text_series(c: Sequence[str]) -> _m.Series:
         c[15] or None,
         c[16] or None,
         c[17] or None,
-        _rt.TEXT_INT[c[18]] if c[18] else None,
+        int(c[18]) if c[18].isdigit() and c[18].isascii() else (_rt.TEXT_INT[c[18]] if c[18] else None),
         _DATE_0[c[19]] if c[19] else None,
         c[20] or None,
         c[21] or None,
         c[22] or None,
-        _rt.TEXT_INT[c[23]] if c[23] else None,
+        int(c[23]) if c[23].isdigit() and c[23].isascii() else (_rt.TEXT_INT[c[23]] if c[23] else None),
         c[24] or None,
         _DATE_0[c[25]] if c[25] else None,
         c[26] or None,
         _DATE_0[c[27]] if c[27] else None,
         c[28] or None,
-        _rt.TEXT_INT[c[29]] if c[29] else None,
+        int(c[29]) if c[29].isdigit() and c[29].isascii() else (_rt.TEXT_INT[c[29]] if c[29] else None),
     )
 
 
@@ -419,28 +415,27 @@ class _SeriesSizeWire(
     object_count: int | str | None = None
 
 
-_SERIES_SIZE_GET = operator.attrgetter(
-    "total_size_in_bytes",
-    "object_count",
-)
-
-
 def _build_series_size(s: _SeriesSizeWire) -> _m.SeriesSize:
-    v = list(_SERIES_SIZE_GET(s))
-    x = v[0]
-    if x is not None and type(x) is not int:
-        v[0] = _rt.TEXT_INT[x]
-    x = v[1]
-    if x is not None and type(x) is not int:
-        v[1] = _rt.TEXT_INT[x]
-    return _m.SeriesSize(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x0: Any = s.total_size_in_bytes
+    if type(x0) is str:
+        x0 = int(x0) if x0.isdigit() and x0.isascii() else _rt.TEXT_INT[x0]
+    x1: Any = s.object_count
+    if type(x1) is str:
+        x1 = int(x1) if x1.isdigit() and x1.isascii() else _rt.TEXT_INT[x1]
+    return _m.SeriesSize(
+        x0,
+        x1,
+    )
 
 
 def _text_series_size(c: Sequence[str]) -> _m.SeriesSize:
     """One CSV row, cells in field order: empty cells are NULLs, the rest read from their text."""
     return _m.SeriesSize(
-        _rt.TEXT_INT[c[0]] if c[0] else None,
-        _rt.TEXT_INT[c[1]] if c[1] else None,
+        int(c[0]) if c[0].isdigit() and c[0].isascii() else (_rt.TEXT_INT[c[0]] if c[0] else None),
+        int(c[1]) if c[1].isdigit() and c[1].isascii() else (_rt.TEXT_INT[c[1]] if c[1] else None),
     )
 
 
@@ -535,71 +530,70 @@ class _SeriesMetadataWire(
     authorized: int | None = None
 
 
-_SERIES_METADATA_GET = operator.attrgetter(
-    "patient_id",
-    "patient_name",
-    "patient_sex",
-    "ethnic_group",
-    "phantom",
-    "species_code",
-    "species_description",
-    "study_instance_uid",
-    "study_date",
-    "study_desc",
-    "admitting_diagnosis_description",
-    "study_id",
-    "patient_age",
-    "longitudinal_temporal_event_type",
-    "longitudinal_temporal_offset_from_event",
-    "series_instance_uid",
-    "collection",
-    "site",
-    "modality",
-    "protocol_name",
-    "series_date",
-    "series_description",
-    "body_part_examined",
-    "series_number",
-    "annotations_flag",
-    "manufacturer",
-    "manufacturer_model_name",
-    "pixel_spacing_row_mm",
-    "slice_thickness_mm",
-    "software_versions",
-    "image_count",
-    "max_submission_timestamp",
-    "license_name",
-    "license_uri",
-    "data_description_uri",
-    "file_size",
-    "released_status",
-    "date_released",
-    "third_party_analysis",
-    "authorized",
-)
-
-
 def _build_series_metadata(s: _SeriesMetadataWire) -> _m.SeriesMetadata:
-    v = list(_SERIES_METADATA_GET(s))
-    x = v[8]
-    if x is not None:
-        v[8] = _DATE_0[x]
-    x = v[20]
-    if x is not None:
-        v[20] = _DATE_0[x]
-    x = v[27]
-    if type(x) is str:
-        v[27] = _SPLIT_0[x]
-    x = v[28]
-    if type(x) is str:
-        v[28] = _SPLIT_0[x]
-    x = v[31]
-    if x is not None:
-        v[31] = _DATE_0[x]
-    x = v[37]
-    if x is not None:
-        v[37] = _DATE_0[x]
-    return _m.SeriesMetadata(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x8: Any = s.study_date
+    if x8 is not None:
+        x8 = _DATE_0[x8]
+    x20: Any = s.series_date
+    if x20 is not None:
+        x20 = _DATE_0[x20]
+    x27: Any = s.pixel_spacing_row_mm
+    if type(x27) is str:
+        x27 = _SPLIT_0[x27]
+    x28: Any = s.slice_thickness_mm
+    if type(x28) is str:
+        x28 = _SPLIT_0[x28]
+    x31: Any = s.max_submission_timestamp
+    if x31 is not None:
+        x31 = _DATE_0[x31]
+    x37: Any = s.date_released
+    if x37 is not None:
+        x37 = _DATE_0[x37]
+    return _m.SeriesMetadata(
+        s.patient_id,
+        s.patient_name,
+        s.patient_sex,
+        s.ethnic_group,
+        s.phantom,
+        s.species_code,
+        s.species_description,
+        s.study_instance_uid,
+        x8,
+        s.study_desc,
+        s.admitting_diagnosis_description,
+        s.study_id,
+        s.patient_age,
+        s.longitudinal_temporal_event_type,
+        s.longitudinal_temporal_offset_from_event,
+        s.series_instance_uid,
+        s.collection,
+        s.site,
+        s.modality,
+        s.protocol_name,
+        x20,
+        s.series_description,
+        s.body_part_examined,
+        s.series_number,
+        s.annotations_flag,
+        s.manufacturer,
+        s.manufacturer_model_name,
+        x27,
+        x28,
+        s.software_versions,
+        s.image_count,
+        x31,
+        s.license_name,
+        s.license_uri,
+        s.data_description_uri,
+        s.file_size,
+        s.released_status,
+        x37,
+        s.third_party_analysis,
+        s.authorized,
+    )
 
 
 def _text_series_metadata(c: Sequence[str]) -> _m.SeriesMetadata:
@@ -628,23 +622,23 @@ def _text_series_metadata(c: Sequence[str]) -> _m.SeriesMetadata:
         _DATE_0[c[20]] if c[20] else None,
         c[21] or None,
         c[22] or None,
-        _rt.TEXT_INT[c[23]] if c[23] else None,
+        int(c[23]) if c[23].isdigit() and c[23].isascii() else (_rt.TEXT_INT[c[23]] if c[23] else None),
         _rt.BOOLISH[c[24]] if c[24] else None,
         c[25] or None,
         c[26] or None,
         _SPLIT_0[c[27]] if c[27] else None,
         _SPLIT_0[c[28]] if c[28] else None,
         c[29] or None,
-        _rt.TEXT_INT[c[30]] if c[30] else None,
+        int(c[30]) if c[30].isdigit() and c[30].isascii() else (_rt.TEXT_INT[c[30]] if c[30] else None),
         _DATE_0[c[31]] if c[31] else None,
         c[32] or None,
         c[33] or None,
         c[34] or None,
-        _rt.TEXT_INT[c[35]] if c[35] else None,
+        int(c[35]) if c[35].isdigit() and c[35].isascii() else (_rt.TEXT_INT[c[35]] if c[35] else None),
         c[36] or None,
         _DATE_0[c[37]] if c[37] else None,
         c[38] or None,
-        _rt.TEXT_INT[c[39]] if c[39] else None,
+        int(c[39]) if c[39].isdigit() and c[39].isascii() else (_rt.TEXT_INT[c[39]] if c[39] else None),
     )
 
 
@@ -665,30 +659,29 @@ class _CollectionCountWire(
     authorized: int | str | None = None
 
 
-_COLLECTION_COUNT_GET = operator.attrgetter(
-    "collection",
-    "count",
-    "authorized",
-)
-
-
 def _build_collection_count(s: _CollectionCountWire) -> _m.CollectionCount:
-    v = list(_COLLECTION_COUNT_GET(s))
-    x = v[1]
-    if x is not None and type(x) is not int:
-        v[1] = _rt.TEXT_INT[x]
-    x = v[2]
-    if x is not None and type(x) is not int:
-        v[2] = _rt.TEXT_INT[x]
-    return _m.CollectionCount(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x1: Any = s.count
+    if type(x1) is str:
+        x1 = int(x1) if x1.isdigit() and x1.isascii() else _rt.TEXT_INT[x1]
+    x2: Any = s.authorized
+    if type(x2) is str:
+        x2 = int(x2) if x2.isdigit() and x2.isascii() else _rt.TEXT_INT[x2]
+    return _m.CollectionCount(
+        s.collection,
+        x1,
+        x2,
+    )
 
 
 def _text_collection_count(c: Sequence[str]) -> _m.CollectionCount:
     """One CSV row, cells in field order: empty cells are NULLs, the rest read from their text."""
     return _m.CollectionCount(
         c[0] or None,
-        _rt.TEXT_INT[c[1]] if c[1] else None,
-        _rt.TEXT_INT[c[2]] if c[2] else None,
+        int(c[1]) if c[1].isdigit() and c[1].isascii() else (_rt.TEXT_INT[c[1]] if c[1] else None),
+        int(c[2]) if c[2].isdigit() and c[2].isascii() else (_rt.TEXT_INT[c[2]] if c[2] else None),
     )
 
 
@@ -709,30 +702,29 @@ class _ModalityCountWire(
     authorized: int | str | None = None
 
 
-_MODALITY_COUNT_GET = operator.attrgetter(
-    "modality",
-    "count",
-    "authorized",
-)
-
-
 def _build_modality_count(s: _ModalityCountWire) -> _m.ModalityCount:
-    v = list(_MODALITY_COUNT_GET(s))
-    x = v[1]
-    if x is not None and type(x) is not int:
-        v[1] = _rt.TEXT_INT[x]
-    x = v[2]
-    if x is not None and type(x) is not int:
-        v[2] = _rt.TEXT_INT[x]
-    return _m.ModalityCount(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x1: Any = s.count
+    if type(x1) is str:
+        x1 = int(x1) if x1.isdigit() and x1.isascii() else _rt.TEXT_INT[x1]
+    x2: Any = s.authorized
+    if type(x2) is str:
+        x2 = int(x2) if x2.isdigit() and x2.isascii() else _rt.TEXT_INT[x2]
+    return _m.ModalityCount(
+        s.modality,
+        x1,
+        x2,
+    )
 
 
 def _text_modality_count(c: Sequence[str]) -> _m.ModalityCount:
     """One CSV row, cells in field order: empty cells are NULLs, the rest read from their text."""
     return _m.ModalityCount(
         c[0] or None,
-        _rt.TEXT_INT[c[1]] if c[1] else None,
-        _rt.TEXT_INT[c[2]] if c[2] else None,
+        int(c[1]) if c[1].isdigit() and c[1].isascii() else (_rt.TEXT_INT[c[1]] if c[1] else None),
+        int(c[2]) if c[2].isdigit() and c[2].isascii() else (_rt.TEXT_INT[c[2]] if c[2] else None),
     )
 
 
@@ -753,30 +745,29 @@ class _BodyPartCountWire(
     authorized: int | str | None = None
 
 
-_BODY_PART_COUNT_GET = operator.attrgetter(
-    "body_part",
-    "count",
-    "authorized",
-)
-
-
 def _build_body_part_count(s: _BodyPartCountWire) -> _m.BodyPartCount:
-    v = list(_BODY_PART_COUNT_GET(s))
-    x = v[1]
-    if x is not None and type(x) is not int:
-        v[1] = _rt.TEXT_INT[x]
-    x = v[2]
-    if x is not None and type(x) is not int:
-        v[2] = _rt.TEXT_INT[x]
-    return _m.BodyPartCount(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x1: Any = s.count
+    if type(x1) is str:
+        x1 = int(x1) if x1.isdigit() and x1.isascii() else _rt.TEXT_INT[x1]
+    x2: Any = s.authorized
+    if type(x2) is str:
+        x2 = int(x2) if x2.isdigit() and x2.isascii() else _rt.TEXT_INT[x2]
+    return _m.BodyPartCount(
+        s.body_part,
+        x1,
+        x2,
+    )
 
 
 def _text_body_part_count(c: Sequence[str]) -> _m.BodyPartCount:
     """One CSV row, cells in field order: empty cells are NULLs, the rest read from their text."""
     return _m.BodyPartCount(
         c[0] or None,
-        _rt.TEXT_INT[c[1]] if c[1] else None,
-        _rt.TEXT_INT[c[2]] if c[2] else None,
+        int(c[1]) if c[1].isdigit() and c[1].isascii() else (_rt.TEXT_INT[c[1]] if c[1] else None),
+        int(c[2]) if c[2].isdigit() and c[2].isascii() else (_rt.TEXT_INT[c[2]] if c[2] else None),
     )
 
 
@@ -797,30 +788,29 @@ class _ManufacturerCountWire(
     authorized: int | str | None = None
 
 
-_MANUFACTURER_COUNT_GET = operator.attrgetter(
-    "manufacturer",
-    "count",
-    "authorized",
-)
-
-
 def _build_manufacturer_count(s: _ManufacturerCountWire) -> _m.ManufacturerCount:
-    v = list(_MANUFACTURER_COUNT_GET(s))
-    x = v[1]
-    if x is not None and type(x) is not int:
-        v[1] = _rt.TEXT_INT[x]
-    x = v[2]
-    if x is not None and type(x) is not int:
-        v[2] = _rt.TEXT_INT[x]
-    return _m.ManufacturerCount(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x1: Any = s.count
+    if type(x1) is str:
+        x1 = int(x1) if x1.isdigit() and x1.isascii() else _rt.TEXT_INT[x1]
+    x2: Any = s.authorized
+    if type(x2) is str:
+        x2 = int(x2) if x2.isdigit() and x2.isascii() else _rt.TEXT_INT[x2]
+    return _m.ManufacturerCount(
+        s.manufacturer,
+        x1,
+        x2,
+    )
 
 
 def _text_manufacturer_count(c: Sequence[str]) -> _m.ManufacturerCount:
     """One CSV row, cells in field order: empty cells are NULLs, the rest read from their text."""
     return _m.ManufacturerCount(
         c[0] or None,
-        _rt.TEXT_INT[c[1]] if c[1] else None,
-        _rt.TEXT_INT[c[2]] if c[2] else None,
+        int(c[1]) if c[1].isdigit() and c[1].isascii() else (_rt.TEXT_INT[c[1]] if c[1] else None),
+        int(c[2]) if c[2].isdigit() and c[2].isascii() else (_rt.TEXT_INT[c[2]] if c[2] else None),
     )
 
 
@@ -841,30 +831,29 @@ class _SpeciesCountWire(
     authorized: int | str | None = None
 
 
-_SPECIES_COUNT_GET = operator.attrgetter(
-    "species",
-    "count",
-    "authorized",
-)
-
-
 def _build_species_count(s: _SpeciesCountWire) -> _m.SpeciesCount:
-    v = list(_SPECIES_COUNT_GET(s))
-    x = v[1]
-    if x is not None and type(x) is not int:
-        v[1] = _rt.TEXT_INT[x]
-    x = v[2]
-    if x is not None and type(x) is not int:
-        v[2] = _rt.TEXT_INT[x]
-    return _m.SpeciesCount(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x1: Any = s.count
+    if type(x1) is str:
+        x1 = int(x1) if x1.isdigit() and x1.isascii() else _rt.TEXT_INT[x1]
+    x2: Any = s.authorized
+    if type(x2) is str:
+        x2 = int(x2) if x2.isdigit() and x2.isascii() else _rt.TEXT_INT[x2]
+    return _m.SpeciesCount(
+        s.species,
+        x1,
+        x2,
+    )
 
 
 def _text_species_count(c: Sequence[str]) -> _m.SpeciesCount:
     """One CSV row, cells in field order: empty cells are NULLs, the rest read from their text."""
     return _m.SpeciesCount(
         c[0] or None,
-        _rt.TEXT_INT[c[1]] if c[1] else None,
-        _rt.TEXT_INT[c[2]] if c[2] else None,
+        int(c[1]) if c[1].isdigit() and c[1].isascii() else (_rt.TEXT_INT[c[1]] if c[1] else None),
+        int(c[2]) if c[2].isdigit() and c[2].isascii() else (_rt.TEXT_INT[c[2]] if c[2] else None),
     )
 
 
@@ -887,20 +876,19 @@ class _CollectionDescriptionWire(
     id: int | str | None = None
 
 
-_COLLECTION_DESCRIPTION_GET = operator.attrgetter(
-    "collection_name",
-    "description",
-    "description_uri",
-    "id",
-)
-
-
 def _build_collection_description(s: _CollectionDescriptionWire) -> _m.CollectionDescription:
-    v = list(_COLLECTION_DESCRIPTION_GET(s))
-    x = v[3]
-    if x is not None and type(x) is not int:
-        v[3] = _rt.TEXT_INT[x]
-    return _m.CollectionDescription(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x3: Any = s.id
+    if type(x3) is str:
+        x3 = int(x3) if x3.isdigit() and x3.isascii() else _rt.TEXT_INT[x3]
+    return _m.CollectionDescription(
+        s.collection_name,
+        s.description,
+        s.description_uri,
+        x3,
+    )
 
 
 def _text_collection_description(c: Sequence[str]) -> _m.CollectionDescription:
@@ -909,7 +897,7 @@ def _text_collection_description(c: Sequence[str]) -> _m.CollectionDescription:
         c[0] or None,
         c[1] or None,
         c[2] or None,
-        _rt.TEXT_INT[c[3]] if c[3] else None,
+        int(c[3]) if c[3].isdigit() and c[3].isascii() else (_rt.TEXT_INT[c[3]] if c[3] else None),
     )
 
 
@@ -969,20 +957,19 @@ class _DoiItemWire(
     authorized: int | str | None = None
 
 
-_DOI_ITEM_GET = operator.attrgetter(
-    "collection",
-    "third_party_analysis",
-    "series_instance_uid",
-    "authorized",
-)
-
-
 def _build_doi_item(s: _DoiItemWire) -> _m.DoiItem:
-    v = list(_DOI_ITEM_GET(s))
-    x = v[3]
-    if x is not None and type(x) is not int:
-        v[3] = _rt.TEXT_INT[x]
-    return _m.DoiItem(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x3: Any = s.authorized
+    if type(x3) is str:
+        x3 = int(x3) if x3.isdigit() and x3.isascii() else _rt.TEXT_INT[x3]
+    return _m.DoiItem(
+        s.collection,
+        s.third_party_analysis,
+        s.series_instance_uid,
+        x3,
+    )
 
 
 def _text_doi_item(c: Sequence[str]) -> _m.DoiItem:
@@ -991,7 +978,7 @@ def _text_doi_item(c: Sequence[str]) -> _m.DoiItem:
         c[0] or None,
         c[1] or None,
         c[2] or None,
-        _rt.TEXT_INT[c[3]] if c[3] else None,
+        int(c[3]) if c[3].isdigit() and c[3].isascii() else (_rt.TEXT_INT[c[3]] if c[3] else None),
     )
 
 
@@ -1023,7 +1010,7 @@ def _build_series_and_modality(s: _SeriesAndModalityWire) -> _m.SeriesAndModalit
 def _text_series_and_modality(c: Sequence[str]) -> _m.SeriesAndModality:
     """One CSV row, cells in field order: empty cells are NULLs, the rest read from their text."""
     return _m.SeriesAndModality(
-        _rt.TEXT_INT[c[0]] if c[0] else None,
+        int(c[0]) if c[0].isdigit() and c[0].isascii() else (_rt.TEXT_INT[c[0]] if c[0] else None),
         c[1] or None,
     )
 
@@ -1045,19 +1032,18 @@ class _StudyIdentifiersWire(
     study_identifier: int | None = None
 
 
-_STUDY_IDENTIFIERS_GET = operator.attrgetter(
-    "series_identifiers",
-    "series_and_modality",
-    "study_identifier",
-)
-
-
 def _build_study_identifiers(s: _StudyIdentifiersWire) -> _m.StudyIdentifiers:
-    v = list(_STUDY_IDENTIFIERS_GET(s))
-    x = v[1]
-    if x is not None:
-        v[1] = tuple(map(_build_series_and_modality, x))
-    return _m.StudyIdentifiers(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x1: Any = s.series_and_modality
+    if x1 is not None:
+        x1 = tuple(map(_build_series_and_modality, x1))
+    return _m.StudyIdentifiers(
+        s.series_identifiers,
+        x1,
+        s.study_identifier,
+    )
 
 
 def _text_study_identifiers(c: Sequence[str]) -> _m.StudyIdentifiers:
@@ -1065,7 +1051,7 @@ def _text_study_identifiers(c: Sequence[str]) -> _m.StudyIdentifiers:
     return _m.StudyIdentifiers(
         _rt.text_unsupported(c[0]),
         _rt.text_unsupported(c[1]),
-        _rt.TEXT_INT[c[2]] if c[2] else None,
+        int(c[2]) if c[2].isdigit() and c[2].isascii() else (_rt.TEXT_INT[c[2]] if c[2] else None),
     )
 
 
@@ -1102,27 +1088,26 @@ class _PatientSearchResultWire(
     study_identifiers: tuple[_StudyIdentifiersWire, ...] | None = None
 
 
-_PATIENT_SEARCH_RESULT_GET = operator.attrgetter(
-    "subject_id",
-    "project",
-    "id",
-    "modalities",
-    "body_parts",
-    "species",
-    "timepoints",
-    "total_number_of_studies",
-    "total_number_of_series",
-    "authorized",
-    "study_identifiers",
-)
-
-
 def _build_patient_search_result(s: _PatientSearchResultWire) -> _m.PatientSearchResult:
-    v = list(_PATIENT_SEARCH_RESULT_GET(s))
-    x = v[10]
-    if x is not None:
-        v[10] = tuple(map(_build_study_identifiers, x))
-    return _m.PatientSearchResult(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x10: Any = s.study_identifiers
+    if x10 is not None:
+        x10 = tuple(map(_build_study_identifiers, x10))
+    return _m.PatientSearchResult(
+        s.subject_id,
+        s.project,
+        s.id,
+        s.modalities,
+        s.body_parts,
+        s.species,
+        s.timepoints,
+        s.total_number_of_studies,
+        s.total_number_of_series,
+        s.authorized,
+        x10,
+    )
 
 
 def _text_patient_search_result(c: Sequence[str]) -> _m.PatientSearchResult:
@@ -1130,14 +1115,14 @@ def _text_patient_search_result(c: Sequence[str]) -> _m.PatientSearchResult:
     return _m.PatientSearchResult(
         c[0] or None,
         c[1] or None,
-        _rt.TEXT_INT[c[2]] if c[2] else None,
+        int(c[2]) if c[2].isdigit() and c[2].isascii() else (_rt.TEXT_INT[c[2]] if c[2] else None),
         _rt.text_unsupported(c[3]),
         _rt.text_unsupported(c[4]),
         _rt.text_unsupported(c[5]),
         _rt.text_unsupported(c[6]),
-        _rt.TEXT_INT[c[7]] if c[7] else None,
-        _rt.TEXT_INT[c[8]] if c[8] else None,
-        _rt.TEXT_INT[c[9]] if c[9] else None,
+        int(c[7]) if c[7].isdigit() and c[7].isascii() else (_rt.TEXT_INT[c[7]] if c[7] else None),
+        int(c[8]) if c[8].isdigit() and c[8].isascii() else (_rt.TEXT_INT[c[8]] if c[8] else None),
+        int(c[9]) if c[9].isdigit() and c[9].isascii() else (_rt.TEXT_INT[c[9]] if c[9] else None),
         _rt.text_unsupported(c[10]),
     )
 
@@ -1171,7 +1156,7 @@ def _text_value_count(c: Sequence[str]) -> _m.ValueCount:
     """One CSV row, cells in field order: empty cells are NULLs, the rest read from their text."""
     return _m.ValueCount(
         c[0] or None,
-        _rt.TEXT_INT[c[1]] if c[1] else None,
+        int(c[1]) if c[1].isdigit() and c[1].isascii() else (_rt.TEXT_INT[c[1]] if c[1] else None),
     )
 
 
@@ -1204,44 +1189,43 @@ class _PatientSearchSummaryWire(
     sort: str | None = None
 
 
-_PATIENT_SEARCH_SUMMARY_GET = operator.attrgetter(
-    "result_set",
-    "total_patients",
-    "body_parts",
-    "modalities",
-    "collections",
-    "species",
-    "max_timepoints",
-    "min_timepoints",
-    "sort",
-)
-
-
 def _build_patient_search_summary(s: _PatientSearchSummaryWire) -> _m.PatientSearchSummary:
-    v = list(_PATIENT_SEARCH_SUMMARY_GET(s))
-    x = v[0]
-    if x is not None:
-        v[0] = tuple(map(_build_patient_search_result, x))
-    x = v[2]
-    if x is not None:
-        v[2] = tuple(map(_build_value_count, x))
-    x = v[3]
-    if x is not None:
-        v[3] = tuple(map(_build_value_count, x))
-    x = v[4]
-    if x is not None:
-        v[4] = tuple(map(_build_value_count, x))
-    x = v[5]
-    if x is not None:
-        v[5] = tuple(map(_build_value_count, x))
-    return _m.PatientSearchSummary(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x0: Any = s.result_set
+    if x0 is not None:
+        x0 = tuple(map(_build_patient_search_result, x0))
+    x2: Any = s.body_parts
+    if x2 is not None:
+        x2 = tuple(map(_build_value_count, x2))
+    x3: Any = s.modalities
+    if x3 is not None:
+        x3 = tuple(map(_build_value_count, x3))
+    x4: Any = s.collections
+    if x4 is not None:
+        x4 = tuple(map(_build_value_count, x4))
+    x5: Any = s.species
+    if x5 is not None:
+        x5 = tuple(map(_build_value_count, x5))
+    return _m.PatientSearchSummary(
+        x0,
+        s.total_patients,
+        x2,
+        x3,
+        x4,
+        x5,
+        s.max_timepoints,
+        s.min_timepoints,
+        s.sort,
+    )
 
 
 def _text_patient_search_summary(c: Sequence[str]) -> _m.PatientSearchSummary:
     """One CSV row, cells in field order: empty cells are NULLs, the rest read from their text."""
     return _m.PatientSearchSummary(
         _rt.text_unsupported(c[0]),
-        _rt.TEXT_INT[c[1]] if c[1] else None,
+        int(c[1]) if c[1].isdigit() and c[1].isascii() else (_rt.TEXT_INT[c[1]] if c[1] else None),
         _rt.text_unsupported(c[2]),
         _rt.text_unsupported(c[3]),
         _rt.text_unsupported(c[4]),
@@ -1366,21 +1350,20 @@ class _ManufacturerTreeNodeWire(
     children: tuple[_ManufacturerTreeNodeWire, ...] | None = None
 
 
-_MANUFACTURER_TREE_NODE_GET = operator.attrgetter(
-    "data",
-    "children",
-)
-
-
 def _build_manufacturer_tree_node(s: _ManufacturerTreeNodeWire) -> _m.ManufacturerTreeNode:
-    v = list(_MANUFACTURER_TREE_NODE_GET(s))
-    x = v[0]
-    if x is not None:
-        v[0] = _build_tree_node_data(x)
-    x = v[1]
-    if x is not None:
-        v[1] = tuple(map(_build_manufacturer_tree_node, x))
-    return _m.ManufacturerTreeNode(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x0: Any = s.data
+    if x0 is not None:
+        x0 = _build_tree_node_data(x0)
+    x1: Any = s.children
+    if x1 is not None:
+        x1 = tuple(map(_build_manufacturer_tree_node, x1))
+    return _m.ManufacturerTreeNode(
+        x0,
+        x1,
+    )
 
 
 def _text_manufacturer_tree_node(c: Sequence[str]) -> _m.ManufacturerTreeNode:
@@ -1442,58 +1425,57 @@ class _DrillDownSeriesWire(
     commercial_restrictions: bool | None = None
 
 
-_DRILL_DOWN_SERIES_GET = operator.attrgetter(
-    "series_instance_uid",
-    "series_pk_id",
-    "series_number",
-    "modality",
-    "description",
-    "number_images",
-    "total_size_for_all_images_in_series",
-    "exact_size",
-    "annotations_flag",
-    "annotations_size",
-    "patient_id",
-    "patient_pk_id",
-    "study_instance_uid",
-    "study_pk_id",
-    "project",
-    "manufacturer",
-    "body_part_examined",
-    "third_party_analysis",
-    "description_uri",
-    "commercial_restrictions",
-)
-
-
 def _build_drill_down_series(s: _DrillDownSeriesWire) -> _m.DrillDownSeries:
-    v = list(_DRILL_DOWN_SERIES_GET(s))
-    x = v[2]
-    if x is not None and type(x) is not int:
-        v[2] = _rt.TEXT_INT[x]
-    x = v[11]
-    if x is not None and type(x) is not int:
-        v[11] = _rt.TEXT_INT[x]
-    return _m.DrillDownSeries(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x2: Any = s.series_number
+    if type(x2) is str:
+        x2 = int(x2) if x2.isdigit() and x2.isascii() else _rt.TEXT_INT[x2]
+    x11: Any = s.patient_pk_id
+    if type(x11) is str:
+        x11 = int(x11) if x11.isdigit() and x11.isascii() else _rt.TEXT_INT[x11]
+    return _m.DrillDownSeries(
+        s.series_instance_uid,
+        s.series_pk_id,
+        x2,
+        s.modality,
+        s.description,
+        s.number_images,
+        s.total_size_for_all_images_in_series,
+        s.exact_size,
+        s.annotations_flag,
+        s.annotations_size,
+        s.patient_id,
+        x11,
+        s.study_instance_uid,
+        s.study_pk_id,
+        s.project,
+        s.manufacturer,
+        s.body_part_examined,
+        s.third_party_analysis,
+        s.description_uri,
+        s.commercial_restrictions,
+    )
 
 
 def _text_drill_down_series(c: Sequence[str]) -> _m.DrillDownSeries:
     """One CSV row, cells in field order: empty cells are NULLs, the rest read from their text."""
     return _m.DrillDownSeries(
         c[0] or None,
-        _rt.TEXT_INT[c[1]] if c[1] else None,
-        _rt.TEXT_INT[c[2]] if c[2] else None,
+        int(c[1]) if c[1].isdigit() and c[1].isascii() else (_rt.TEXT_INT[c[1]] if c[1] else None),
+        int(c[2]) if c[2].isdigit() and c[2].isascii() else (_rt.TEXT_INT[c[2]] if c[2] else None),
         c[3] or None,
         c[4] or None,
-        _rt.TEXT_INT[c[5]] if c[5] else None,
-        _rt.TEXT_INT[c[6]] if c[6] else None,
-        _rt.TEXT_INT[c[7]] if c[7] else None,
+        int(c[5]) if c[5].isdigit() and c[5].isascii() else (_rt.TEXT_INT[c[5]] if c[5] else None),
+        int(c[6]) if c[6].isdigit() and c[6].isascii() else (_rt.TEXT_INT[c[6]] if c[6] else None),
+        int(c[7]) if c[7].isdigit() and c[7].isascii() else (_rt.TEXT_INT[c[7]] if c[7] else None),
         _rt.BOOLISH[c[8]] if c[8] else None,
-        _rt.TEXT_INT[c[9]] if c[9] else None,
+        int(c[9]) if c[9].isdigit() and c[9].isascii() else (_rt.TEXT_INT[c[9]] if c[9] else None),
         c[10] or None,
-        _rt.TEXT_INT[c[11]] if c[11] else None,
+        int(c[11]) if c[11].isdigit() and c[11].isascii() else (_rt.TEXT_INT[c[11]] if c[11] else None),
         c[12] or None,
-        _rt.TEXT_INT[c[13]] if c[13] else None,
+        int(c[13]) if c[13].isdigit() and c[13].isascii() else (_rt.TEXT_INT[c[13]] if c[13] else None),
         c[14] or None,
         c[15] or None,
         c[16] or None,
@@ -1528,26 +1510,25 @@ class _DrillDownStudyWire(
     series_list: tuple[_DrillDownSeriesWire, ...] | None = None
 
 
-_DRILL_DOWN_STUDY_GET = operator.attrgetter(
-    "study_instance_uid",
-    "date",
-    "description",
-    "id",
-    "dicom_study_id",
-    "exclude_commercial",
-    "series_list",
-)
-
-
 def _build_drill_down_study(s: _DrillDownStudyWire) -> _m.DrillDownStudy:
-    v = list(_DRILL_DOWN_STUDY_GET(s))
-    x = v[1]
-    if x is not None:
-        v[1] = _DATE_0[x]
-    x = v[6]
-    if x is not None:
-        v[6] = tuple(map(_build_drill_down_series, x))
-    return _m.DrillDownStudy(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x1: Any = s.date
+    if x1 is not None:
+        x1 = _DATE_0[x1]
+    x6: Any = s.series_list
+    if x6 is not None:
+        x6 = tuple(map(_build_drill_down_series, x6))
+    return _m.DrillDownStudy(
+        s.study_instance_uid,
+        x1,
+        s.description,
+        s.id,
+        s.dicom_study_id,
+        s.exclude_commercial,
+        x6,
+    )
 
 
 def _text_drill_down_study(c: Sequence[str]) -> _m.DrillDownStudy:
@@ -1556,7 +1537,7 @@ def _text_drill_down_study(c: Sequence[str]) -> _m.DrillDownStudy:
         c[0] or None,
         _DATE_0[c[1]] if c[1] else None,
         c[2] or None,
-        _rt.TEXT_INT[c[3]] if c[3] else None,
+        int(c[3]) if c[3].isdigit() and c[3].isascii() else (_rt.TEXT_INT[c[3]] if c[3] else None),
         c[4] or None,
         c[5] or None,
         _rt.text_unsupported(c[6]),
@@ -1602,47 +1583,46 @@ class _DrillDownImageWire(
     site_name: str | None = None
 
 
-_DRILL_DOWN_IMAGE_GET = operator.attrgetter(
-    "image_pk_id",
-    "sop_instance_uid",
-    "series_instance_uid",
-    "study_instance_uid",
-    "instance_number",
-    "acquisition_number",
-    "content_date",
-    "content_time",
-    "series_pk_id",
-    "size",
-    "file_uri",
-    "frame_num",
-    "project",
-    "site_name",
-)
-
-
 def _build_drill_down_image(s: _DrillDownImageWire) -> _m.DrillDownImage:
-    v = list(_DRILL_DOWN_IMAGE_GET(s))
-    x = v[6]
-    if x is not None:
-        v[6] = _DATE_0[x]
-    return _m.DrillDownImage(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x6: Any = s.content_date
+    if x6 is not None:
+        x6 = _DATE_0[x6]
+    return _m.DrillDownImage(
+        s.image_pk_id,
+        s.sop_instance_uid,
+        s.series_instance_uid,
+        s.study_instance_uid,
+        s.instance_number,
+        s.acquisition_number,
+        x6,
+        s.content_time,
+        s.series_pk_id,
+        s.size,
+        s.file_uri,
+        s.frame_num,
+        s.project,
+        s.site_name,
+    )
 
 
 def _text_drill_down_image(c: Sequence[str]) -> _m.DrillDownImage:
     """One CSV row, cells in field order: empty cells are NULLs, the rest read from their text."""
     return _m.DrillDownImage(
-        _rt.TEXT_INT[c[0]] if c[0] else None,
+        int(c[0]) if c[0].isdigit() and c[0].isascii() else (_rt.TEXT_INT[c[0]] if c[0] else None),
         c[1] or None,
         c[2] or None,
         c[3] or None,
-        _rt.TEXT_INT[c[4]] if c[4] else None,
-        _rt.TEXT_INT[c[5]] if c[5] else None,
+        int(c[4]) if c[4].isdigit() and c[4].isascii() else (_rt.TEXT_INT[c[4]] if c[4] else None),
+        int(c[5]) if c[5].isdigit() and c[5].isascii() else (_rt.TEXT_INT[c[5]] if c[5] else None),
         _DATE_0[c[6]] if c[6] else None,
         c[7] or None,
-        _rt.TEXT_INT[c[8]] if c[8] else None,
-        _rt.TEXT_INT[c[9]] if c[9] else None,
+        int(c[8]) if c[8].isdigit() and c[8].isascii() else (_rt.TEXT_INT[c[8]] if c[8] else None),
+        int(c[9]) if c[9].isdigit() and c[9].isascii() else (_rt.TEXT_INT[c[9]] if c[9] else None),
         c[10] or None,
-        _rt.TEXT_INT[c[11]] if c[11] else None,
+        int(c[11]) if c[11].isdigit() and c[11].isascii() else (_rt.TEXT_INT[c[11]] if c[11] else None),
         c[12] or None,
         c[13] or None,
     )
@@ -1798,14 +1778,14 @@ def _text_series_metadata_combined(c: Sequence[str]) -> _m.SeriesMetadataCombine
         c[20] or None,
         c[21] or None,
         c[22] or None,
-        _rt.TEXT_INT[c[23]] if c[23] else None,
+        int(c[23]) if c[23].isdigit() and c[23].isascii() else (_rt.TEXT_INT[c[23]] if c[23] else None),
         _rt.BOOLISH[c[24]] if c[24] else None,
         c[25] or None,
         c[26] or None,
         _rt.TEXT_FLOAT[c[27]] if c[27] else None,
         _rt.TEXT_FLOAT[c[28]] if c[28] else None,
         c[29] or None,
-        _rt.TEXT_INT[c[30]] if c[30] else None,
+        int(c[30]) if c[30].isdigit() and c[30].isascii() else (_rt.TEXT_INT[c[30]] if c[30] else None),
         c[31] or None,
         c[32] or None,
         c[33] or None,

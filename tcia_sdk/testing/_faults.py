@@ -76,7 +76,8 @@ class FaultPlan:
 
     ``add(fault, path="getSeries", times=2)`` applies ``fault`` to the next two requests whose path
     ends with ``getSeries`` (any path when ``path`` is None); ``times=None`` applies it forever;
-    ``params={"SeriesInstanceUID": uid}`` picks the requests for one series.
+    ``params={"SeriesInstanceUID": uid}`` picks the requests for one series (query parameters,
+    or form fields of a POST).
     ``latency`` delays every response (the bulk-download benchmark's 50 ms).
     """
 

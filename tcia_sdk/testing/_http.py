@@ -203,7 +203,13 @@ class LoopbackServer:
         )
         with self._lock:
             self.requests.append(request)
-        faults = self.faults.take(request.path, dict(request.query))
+        # Faults match form fields too: NBIA's POST endpoints take their parameters in the body.
+        form = (
+            request.form
+            if request.method == "POST" and "form" in request.headers.get("content-type", "")
+            else []
+        )
+        faults = self.faults.take(request.path, {**dict(form), **dict(request.query)})
         delay = self.faults.latency + sum(f.seconds for f in faults if isinstance(f, Delay))
         if delay:
             await asyncio.sleep(delay)

@@ -25,8 +25,8 @@ from . import models as _m
 
 __all__ = ["DECODERS"]
 
-# Keep the imports used even when a spec has no ISO date or JSON field.
-_ = (datetime, Any)
+# Keep the imports used even when a spec has no ISO date or JSON field, or no model without conversions.
+_ = (datetime, operator, Any)
 _DATE_0 = _rt.date_memo("date", "%Y-%m-%d")
 _DATE_1 = _rt.date_memo("datetime", "%Y-%m-%d %H:%M:%S.%f")
 
@@ -153,7 +153,7 @@ def _text_patient_study(c: Sequence[str]) -> _m.PatientStudy:
         c[9] or None,
         c[10] or None,
         c[11] or None,
-        _rt.TEXT_INT[c[12]] if c[12] else None,
+        int(c[12]) if c[12].isdigit() and c[12].isascii() else (_rt.TEXT_INT[c[12]] if c[12] else None),
     )
 
 
@@ -200,35 +200,34 @@ class _SeriesWire(
     time_stamp: str | None = None
 
 
-_SERIES_GET = operator.attrgetter(
-    "series_instance_uid",
-    "study_instance_uid",
-    "modality",
-    "protocol_name",
-    "series_date",
-    "series_description",
-    "body_part_examined",
-    "series_number",
-    "annotations_flag",
-    "collection",
-    "patient_id",
-    "manufacturer",
-    "manufacturer_model_name",
-    "software_versions",
-    "image_count",
-    "time_stamp",
-)
-
-
 def _build_series(s: _SeriesWire) -> _m.Series:
-    v = list(_SERIES_GET(s))
-    x = v[8]
-    if x is not None and type(x) is not bool:
-        v[8] = _rt.BOOLISH[x]
-    x = v[15]
-    if x is not None:
-        v[15] = _DATE_1[x]
-    return _m.Series(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x8: Any = s.annotations_flag
+    if x8 is not None and type(x8) is not bool:
+        x8 = _rt.BOOLISH[x8]
+    x15: Any = s.time_stamp
+    if x15 is not None:
+        x15 = _DATE_1[x15]
+    return _m.Series(
+        s.series_instance_uid,
+        s.study_instance_uid,
+        s.modality,
+        s.protocol_name,
+        s.series_date,
+        s.series_description,
+        s.body_part_examined,
+        s.series_number,
+        x8,
+        s.collection,
+        s.patient_id,
+        s.manufacturer,
+        s.manufacturer_model_name,
+        s.software_versions,
+        s.image_count,
+        x15,
+    )
 
 
 def _text_series(c: Sequence[str]) -> _m.Series:
@@ -248,7 +247,7 @@ def _text_series(c: Sequence[str]) -> _m.Series:
         c[11] or None,
         c[12] or None,
         c[13] or None,
-        _rt.TEXT_INT[c[14]] if c[14] else None,
+        int(c[14]) if c[14].isdigit() and c[14].isascii() else (_rt.TEXT_INT[c[14]] if c[14] else None),
         _DATE_1[c[15]] if c[15] else None,
     )
 
@@ -268,28 +267,27 @@ class _SeriesSizeWire(
     object_count: int | str | None = None
 
 
-_SERIES_SIZE_GET = operator.attrgetter(
-    "total_size_in_bytes",
-    "object_count",
-)
-
-
 def _build_series_size(s: _SeriesSizeWire) -> _m.SeriesSize:
-    v = list(_SERIES_SIZE_GET(s))
-    x = v[0]
-    if x is not None and type(x) is not int:
-        v[0] = _rt.TEXT_INT[x]
-    x = v[1]
-    if x is not None and type(x) is not int:
-        v[1] = _rt.TEXT_INT[x]
-    return _m.SeriesSize(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x0: Any = s.total_size_in_bytes
+    if type(x0) is str:
+        x0 = int(x0) if x0.isdigit() and x0.isascii() else _rt.TEXT_INT[x0]
+    x1: Any = s.object_count
+    if type(x1) is str:
+        x1 = int(x1) if x1.isdigit() and x1.isascii() else _rt.TEXT_INT[x1]
+    return _m.SeriesSize(
+        x0,
+        x1,
+    )
 
 
 def _text_series_size(c: Sequence[str]) -> _m.SeriesSize:
     """One CSV row, cells in field order: empty cells are NULLs, the rest read from their text."""
     return _m.SeriesSize(
-        _rt.TEXT_INT[c[0]] if c[0] else None,
-        _rt.TEXT_INT[c[1]] if c[1] else None,
+        int(c[0]) if c[0].isdigit() and c[0].isascii() else (_rt.TEXT_INT[c[0]] if c[0] else None),
+        int(c[1]) if c[1].isdigit() and c[1].isascii() else (_rt.TEXT_INT[c[1]] if c[1] else None),
     )
 
 

@@ -1,10 +1,10 @@
 """``python -m tests.benchmarks [NAME ...] [--quick] [--output PATH]``: run, print the table, save it.
 
-Names: decode, overhead, download, bulk, codegen, import (default: all, in that order). The markdown
-table goes to stdout and, unless ``--quick``, to tests/benchmarks/RESULTS.md (``--output`` to
-choose another file; ``--output -`` for none). Progress goes to stderr. A benchmark that fails is
-reported as not measured, with the reason (its figures are never made up) and the exit status is 1;
-targets not met do not change the exit status.
+Names: decode, csv, dataframe, rss, overhead, download, bulk, codegen, import (default: all, in that
+order). The markdown table goes to stdout and, unless ``--quick``, to tests/benchmarks/RESULTS.md
+(``--output`` to choose another file; ``--output -`` for none). Progress goes to stderr. A benchmark
+that fails is reported as not measured, with the reason (its figures are never made up) and the exit
+status is 1; targets not met do not change the exit status.
 """
 
 from __future__ import annotations
@@ -16,11 +16,14 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import bulk, codegen, decode, download, import_time, overhead
+from . import bulk, codegen, csv_decode, dataframe, decode, download, import_time, memory, overhead
 from ._common import Config, Figure, Target, markdown_table, progress
 
 BENCHMARKS: dict[str, Callable[[Config], list[Figure]]] = {
     decode.NAME: decode.run,
+    csv_decode.NAME: csv_decode.run,
+    dataframe.NAME: dataframe.run,
+    memory.NAME: memory.run,
     overhead.NAME: overhead.run,
     download.NAME: download.run,
     bulk.NAME: bulk.run,

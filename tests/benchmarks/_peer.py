@@ -72,18 +72,27 @@ def generate(out_dir: Path, openapi_files: Sequence[Path]) -> float:
     return elapsed
 
 
-def series_model(tmp: Path) -> tuple[Any, str | None]:
-    """The peer's v3 ``Series`` model class generated under ``tmp``, or None and the reason."""
+def series_model(tmp: Path, spec: str = "tcia-v3") -> tuple[Any, str | None]:
+    """The peer's ``Series`` model class of ``spec/<spec>.yaml``, generated under ``tmp``, or None
+    and the reason."""
+    return model_class(tmp, spec, "Series")
+
+
+def model_class(tmp: Path, spec: str, name: str) -> tuple[Any, str | None]:
+    """The peer's model class ``name`` of ``spec/<spec>.yaml`` generated under ``tmp`` (each spec
+    once per folder), or None and the reason."""
     try:
         ensure_installed()
-        document = export_openapi(ROOT / "spec" / "tcia-v3.yaml", tmp)
-        generate(tmp, [document])
+        document = tmp / f"{spec}.json"
+        if not (tmp / package_name(document) / "__init__.py").is_file():
+            document = export_openapi(ROOT / "spec" / f"{spec}.yaml", tmp)
+            generate(tmp, [document])
         sys.path.insert(0, str(tmp))
         try:
             models = importlib.import_module(f"{package_name(document)}.models")
         finally:
             sys.path.remove(str(tmp))
-        return models.Series, None
+        return getattr(models, name), None
     except PeerUnavailable as exc:
         return None, str(exc)
     except Exception as exc:  # an import or export failure: report it, never a made-up figure

@@ -1,9 +1,9 @@
 """bulk: many small series through `download_series`, with 50 ms of latency on every request.
 
 The server process answers getSeries and getImage for any SeriesInstanceUID (one tiny valid series
-zip) and delays every response by 50 ms. The ideal wall time is the requests the server counted
-during the run x 50 ms ÷ workers (every request of a series is on its worker's critical path: the
-engine fetches the metadata, then the zip); the figure is the measured wall time over that ideal.
+zip) and delays every response by 50 ms. The ideal wall time is the minimal one: the zip requests
+the server counted during the run x 50 ms ÷ workers (a series needs at least its zip; its metadata
+call can overlap it). The figure is the measured wall time over that ideal.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ._common import Config, Figure, Target, progress, timed
 from ._procs import ServerProcess
 
 NAME = "bulk"
-TARGET = Target("<=", 1.2)
+TARGET = Target("<=", 1.1)
 LATENCY = 0.05
 WORKERS = 8
 
@@ -47,7 +47,7 @@ def _one(server_url: str, dest: Path, n: int) -> tuple[float, float, Counter[str
     if report.failed or len(report.downloaded) != n:
         first = report.failed[0].error if report.failed else "?"
         raise RuntimeError(f"{len(report.failed)} of {n} series failed; first: {first}")
-    return wall, sum(requested.values()) * LATENCY / WORKERS, requested
+    return wall, requested["getImage"] * LATENCY / WORKERS, requested
 
 
 def run(config: Config) -> list[Figure]:
@@ -71,7 +71,7 @@ def run(config: Config) -> list[Figure]:
             )
     what = (
         f"download_series of {n} tiny series, workers={WORKERS}, {LATENCY * 1000:.0f} ms latency per "
-        "request: wall ÷ (requests counted x latency ÷ workers)"
+        "request: wall ÷ (zip requests counted x latency ÷ workers)"
     )
     note = (
         f"median wall {statistics.median(walls):.2f} s, ideal {statistics.median(ideals):.2f} s; "

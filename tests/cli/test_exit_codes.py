@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tcia_sdk.testing import RunningFake, Status, Trickle
@@ -68,9 +69,8 @@ def test_exit_2_for_usage_errors(fake_tcia: RunningFake) -> None:
     assert fake_tcia.count() == 0  # usage errors are found before any request
 
 
-def _interrupted(fake: RunningFake, args: list[str], busy_path: str) -> tuple[str, str]:
-    """Run the installed command, send SIGINT once ``busy_path`` was requested; exit code 130."""
-    process = subprocess.Popen(
+def _start(args: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [str(TCIA), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -80,8 +80,13 @@ def _interrupted(fake: RunningFake, args: list[str], busy_path: str) -> tuple[st
         # keeps it ignored: restore the default so that the child turns SIGINT into Ctrl-C.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
+
+
+def _interrupted(args: list[str], under_way: Callable[[], bool]) -> tuple[str, str]:
+    """Run the installed command, send SIGINT once ``under_way()``; exit code 130."""
+    process = _start(args)
     try:
-        while fake.count(busy_path) == 0:  # waits for the command to be under way
+        while not under_way():  # waits for the command to get there
             assert process.poll() is None, process.communicate()
             time.sleep(0.05)
         process.send_signal(signal.SIGINT)
@@ -97,23 +102,33 @@ def _interrupted(fake: RunningFake, args: list[str], busy_path: str) -> tuple[st
 def test_exit_130_after_sigint_during_a_download_and_the_rerun_resumes(
     fake_tcia: RunningFake, tmp_path: Path
 ) -> None:
-    # Every zip trickles at 1 byte/s: the download is surely still running when Ctrl-C arrives.
-    fake_tcia.faults.add(Trickle(rate=1.0, headers=False), path="getImage", times=None)
+    fast, *slow = TCGA
+    for series in slow:  # these zips trickle at 1 byte/s: surely unfinished when Ctrl-C arrives
+        fake_tcia.faults.add(
+            Trickle(rate=1.0, headers=False), path="getImage", params={"SeriesInstanceUID": series.uid}
+        )
     args = _download(fake_tcia, tmp_path)
-    out, err = _interrupted(fake_tcia, args, "getImage")
+    committed = tmp_path / ".tcia" / "series" / f"{fast.uid}.json"  # the README's commit point
+
+    def under_way() -> bool:
+        return committed.exists() and fake_tcia.count("getImage") >= len(TCGA)
+
+    out, err = _interrupted(args, under_way)
     line = one_error_line(err)
-    assert line.startswith(f"interrupted: 0 of {len(TCGA)} series finished")
-    assert "running the same command again resumes" in line
+    assert line == (
+        f"interrupted: 1 of {len(TCGA)} series verified in {tmp_path}; running the same command again resumes"
+    )
     assert out == ""
     # What the message promises: the same command, rerun, completes the download.
     fake_tcia.faults.clear()
     ran = run_installed(*args)
     assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.startswith(f"{len(TCGA)} downloaded, 0 skipped, 0 failed")
+    assert ran.stdout.startswith(f"{len(TCGA) - 1} downloaded, 1 skipped, 0 failed")
 
 
 def test_exit_130_after_sigint_during_a_call(fake_tcia: RunningFake) -> None:
     fake_tcia.faults.add(Trickle(rate=1.0, headers=True), path="getSeries", times=None)
-    out, err = _interrupted(fake_tcia, [*against(fake_tcia, "nbia_v4"), "get-series"], "getSeries")
+    args = [*against(fake_tcia, "nbia_v4"), "get-series"]
+    out, err = _interrupted(args, lambda: fake_tcia.count("getSeries") > 0)
     assert one_error_line(err) == "interrupted"
     assert out == ""

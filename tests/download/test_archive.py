@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import stat
+import sys
+import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -135,3 +138,162 @@ def test_server_file_names_are_sanitised(tmp_path: Path) -> None:
     zip_path = make_zip(tmp_path / "s.zip", [("we ird:name?.dcm", DCM[0])])
     result = extract(zip_path, tmp_path / "out", expected_count=1, expected_bytes=None, md5_file=None)
     assert result.files == ("we_ird_name_.dcm",)  # type: ignore[attr-defined]
+
+
+# -- the central directory is checked before anything is extracted ------------------------------
+def _patch_method(path: Path, method: int) -> None:
+    """Rewrite every entry's compression method in the local and central headers (zipfile cannot
+    write deflate64, method 9, or an encrypted entry, so the tests make them by hand)."""
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        start = 0
+        while (start := data.find(signature, start)) != -1:
+            data[start + offset : start + offset + 2] = method.to_bytes(2, "little")
+            start += 4
+    path.write_bytes(bytes(data))
+
+
+def _set_flag(path: Path, flag: int) -> None:
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = 0
+        while (start := data.find(signature, start)) != -1:
+            old = int.from_bytes(data[start + offset : start + offset + 2], "little")
+            data[start + offset : start + offset + 2] = (old | flag).to_bytes(2, "little")
+            start += 4
+    path.write_bytes(bytes(data))
+
+
+def test_an_encrypted_entry_is_refused_before_extracting(tmp_path: Path) -> None:
+    zip_path = make_zip(tmp_path / "s.zip", nbia_entries())
+    _set_flag(zip_path, 0x1)
+    with pytest.raises(DownloadError, match="is encrypted"):
+        extract(zip_path, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_compression_method_9_is_refused_before_extracting(tmp_path: Path) -> None:
+    zip_path = make_zip(tmp_path / "s.zip", nbia_entries())
+    _patch_method(zip_path, 9)  # deflate64: zipfile raises NotImplementedError on read
+    with pytest.raises(DownloadError, match="compression method 9"):
+        extract(zip_path, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_corrupt_lzma_entry_is_a_download_error(tmp_path: Path) -> None:
+    zip_path = tmp_path / "s.zip"
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_LZMA) as archive:
+        for name, data in nbia_entries(md5=False):
+            archive.writestr(name, data)
+    data = bytearray(zip_path.read_bytes())
+    first = data.find(b"00000001.dcm") + len("00000001.dcm")
+    for i in range(first + 10, first + 40):  # inside the LZMA stream of the first DICOM entry
+        data[i] ^= 0x5A
+    zip_path.write_bytes(bytes(data))
+    with pytest.raises(DownloadError, match=r"cannot be read \(LZMAError|is corrupt") as caught:
+        extract(zip_path, tmp_path / "out", md5_required=False)
+    assert caught.value.__cause__ is not None
+
+
+def test_a_corrupt_bzip2_entry_is_a_download_error(tmp_path: Path) -> None:
+    zip_path = tmp_path / "s.zip"
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_BZIP2) as archive:
+        for name, data in nbia_entries(md5=False):
+            archive.writestr(name, data)
+    data = bytearray(zip_path.read_bytes())
+    first = data.find(b"00000001.dcm") + len("00000001.dcm")
+    for i in range(first + 4, first + 30):
+        data[i] ^= 0x5A
+    zip_path.write_bytes(bytes(data))
+    with pytest.raises(DownloadError, match=r"cannot be read|is corrupt"):
+        extract(zip_path, tmp_path / "out", md5_required=False)
+
+
+def test_200000_entries_for_a_one_image_series_are_refused_at_once(tmp_path: Path) -> None:
+    zip_path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_STORED) as archive:
+        for i in range(200_000):
+            archive.writestr(f"{i:08d}.dcm", b"")
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match=r"at least 2 DICOM instances, the series metadata says 1"):
+        extract(zip_path, tmp_path / "out", expected_count=1, expected_bytes=None, md5_file=None)
+    assert list((tmp_path / "out").iterdir()) == []  # nothing extracted
+    assert time.monotonic() - started < 10
+
+
+def test_declared_sizes_beyond_the_bound_are_refused_before_extracting(tmp_path: Path) -> None:
+    # One entry inflating to 64 MiB of zeros (64 kB compressed) where the series has no size
+    # in its metadata: the cap (max_bytes) refuses it from the central directory alone.
+    zip_path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("00000001.dcm", bytes(64 << 20))
+    assert zip_path.stat().st_size < 1 << 20
+    with pytest.raises(DownloadError, match=r"declare 67108864 bytes, more than the 1048576 allowed"):
+        extract(
+            zip_path,
+            tmp_path / "out",
+            expected_count=1,
+            expected_bytes=None,
+            md5_file=None,
+            max_bytes=1 << 20,
+        )
+    assert list((tmp_path / "out").iterdir()) == []
+    # With a FileSize in the metadata, the declared DICOM bytes must match it, also up front.
+    with pytest.raises(DownloadError, match=r"add up to 67108864 bytes, the series metadata says 5000"):
+        extract(zip_path, tmp_path / "out", expected_count=1, expected_bytes=5000, md5_file=None)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_an_empty_zip_or_one_with_only_a_license_is_no_series(tmp_path: Path) -> None:
+    empty = make_zip(tmp_path / "empty.zip", [])
+    with pytest.raises(DownloadError, match="no DICOM instances"):
+        extract(empty, tmp_path / "a", expected_count=None, expected_bytes=None, md5_file=None)
+    license_only = make_zip(tmp_path / "l.zip", [("LICENSE", b"CC BY 4.0\n")])
+    with pytest.raises(DownloadError, match="no DICOM instances"):
+        extract(license_only, tmp_path / "b", expected_count=None, expected_bytes=None, md5_required=False)
+
+
+def _md5_calls(run: Callable[[], object]) -> int:
+    """How many MD5 objects ``run`` creates (hashlib.md5 is a C function: profiled as c_call)."""
+    calls = 0
+
+    def profile(frame: object, event: str, arg: object) -> None:
+        nonlocal calls
+        if event == "c_call" and getattr(arg, "__name__", "") in ("openssl_md5", "md5"):
+            calls += 1
+
+    sys.setprofile(profile)
+    try:
+        run()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def test_md5s_are_computed_only_when_there_is_an_md5_file_to_check(tmp_path: Path) -> None:
+    no_md5 = make_zip(tmp_path / "a.zip", nbia_entries(md5=False))
+    with_md5 = make_zip(tmp_path / "b.zip", nbia_entries())
+    for target in ("a1", "a2", "b1", "b2"):
+        (tmp_path / target).mkdir()
+
+    def plain(path: Path, target: str, **kw: object) -> Callable[[], object]:
+        options: dict[str, object] = {
+            "uid": "1.2.3",
+            "expected_count": 3,
+            "expected_bytes": sum(map(len, DCM)),
+            "md5_file": "md5hashes.csv",
+            "md5_required": True,
+        }
+        options.update(kw)
+        return lambda: extract_verified(path, tmp_path / target, **options)  # type: ignore[arg-type]
+
+    # The API offers no MD5 file (v3): no MD5 at all, CRC-32 only.
+    assert _md5_calls(plain(no_md5, "a1", md5_file=None, md5_required=False)) == 0
+    # MD5s offered but not requested: none computed either.
+    assert _md5_calls(plain(with_md5, "b1", md5_required=False)) == 0
+    # Offered and requested: one per DICOM entry, and they are checked.
+    assert _md5_calls(plain(with_md5, "b2")) == 3
+    # Requested, but the zip has no MD5 file: refused before hashing anything.
+    with pytest.raises(DownloadError, match=r"no md5hashes\.csv"):
+        _md5_calls(plain(no_md5, "a2"))
+    assert list((tmp_path / "a2").iterdir()) == []

@@ -43,7 +43,7 @@ def test_real_manifest_sample(tmp_path: Path) -> None:
     ("name", "text", "message"),
     [
         ("bad.tcia", "downloadServerUrl=x\na=b\nc=d\nListOfSeriesToDownload=\n1.2\n", "six key=value"),
-        ("bad.csv", "PatientID\nX\n", "one-column CSV"),
+        ("bad.csv", "PatientID\nX\n", r"a SeriesInstanceUID \(or Series UID\) column"),
         ("bad2.csv", "SeriesInstanceUID\n1.2.3\nnot-a-uid\n", "bad2.csv:3: 'not-a-uid' is not a DICOM UID"),
     ],
 )
@@ -51,3 +51,18 @@ def test_bad_manifests_say_where(tmp_path: Path, name: str, text: str, message: 
     (tmp_path / name).write_text(text)
     with pytest.raises(ValueError, match=message):
         read_manifest(tmp_path / name)
+
+
+def test_any_csv_with_a_series_uid_column(tmp_path: Path) -> None:
+    # `tcia get-series -o csv`: many columns, every cell quoted, the UID column anywhere.
+    (tmp_path / "s.csv").write_text(
+        '"Collection","SeriesInstanceUID","Modality"\n'
+        f'"TCGA-X","{UIDS[0]}","MR"\n"TCGA-X","{UIDS[1]}","CT"\n"TCGA-X","{UIDS[0]}","MR"\n'
+    )
+    assert read_manifest(tmp_path / "s.csv") == UIDS
+    # The SDK's own metadata.csv heads the column "Series UID".
+    (tmp_path / "metadata.csv").write_text(f"Series UID,Collection\r\n{UIDS[1]},X\r\n{UIDS[0]},X\r\n")
+    assert read_manifest(tmp_path / "metadata.csv") == [UIDS[1], UIDS[0]]
+    (tmp_path / "bad.csv").write_text(f"Collection,SeriesInstanceUID\nX,{UIDS[0]}\nY,../../x\n")
+    with pytest.raises(ValueError, match=r"bad\.csv:3: '\.\./\.\./x' is not a DICOM UID"):
+        read_manifest(tmp_path / "bad.csv")

@@ -29,7 +29,7 @@ def zip_requests(server: LoopbackServer) -> dict[str, int]:
 def test_kill_9_then_resume(tmp_path: Path, server: LoopbackServer, fake: FakeTCIA) -> None:
     uids = [s.uid for s in default_dataset()]
     dest = tmp_path / "dest"
-    journal = dest / ".tcia" / "journal.jsonl"
+    records = dest / ".tcia" / "series"
     server.faults.latency = 0.4  # slow enough to be killed mid-run
     base_url = fake.base_url(server.url, "v3")
     script = textwrap.dedent(
@@ -44,7 +44,7 @@ def test_kill_9_then_resume(tmp_path: Path, server: LoopbackServer, fake: FakeTC
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if journal.exists() and len(journal.read_text().splitlines()) >= 2:
+            if records.is_dir() and len(list(records.glob("*.json"))) >= 2:
                 break
             time.sleep(0.05)
         else:
@@ -53,7 +53,8 @@ def test_kill_9_then_resume(tmp_path: Path, server: LoopbackServer, fake: FakeTC
     finally:
         child.wait(30)
     assert child.returncode == -signal.SIGKILL
-    verified_before = [json.loads(line)["uid"] for line in journal.read_text().splitlines() if line.strip()]
+    # The records are the commit points: a series without one was never committed.
+    verified_before = [json.loads(p.read_text())["uid"] for p in records.glob("*.json")]
     assert 2 <= len(verified_before) < len(uids)  # killed mid-run
     fetched_before = zip_requests(server)
 

@@ -169,3 +169,20 @@ def test_serve_command_prints_base_urls_and_serves() -> None:
         finally:
             process.terminate()
             process.wait(10)
+
+
+def test_a_comma_joined_list_selects_every_series_it_names(fake_tcia: RunningFake) -> None:
+    # NBIA v4 getSeriesMetadata takes its UIDs in one comma-joined value (explode: false).
+    wanted = [s.uid for s in default_dataset()[:3]]
+    with client_for(fake_tcia, "nbia_v4") as tcia:
+        rows = tcia.get_series_metadata(series_instance_uids=wanted)
+    assert sorted(r.series_instance_uid for r in rows) == sorted(wanted)
+
+
+def test_faults_match_the_form_fields_of_a_post(fake_tcia: RunningFake) -> None:
+    uid = default_dataset()[1].uid
+    fake_tcia.faults.add(Status(503), path="getSeriesMetadata", params={"list": uid}, times=None)
+    with client_for(fake_tcia, "nbia_v4") as tcia:
+        assert len(tcia.get_series_metadata(series_instance_uids=[SERIES.uid])) == 1
+        with pytest.raises(ServerError, match="503"):
+            tcia.get_series_metadata(series_instance_uids=[uid])

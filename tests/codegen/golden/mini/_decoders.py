@@ -26,8 +26,8 @@ from . import models as _m
 
 __all__ = ["DECODERS"]
 
-# Keep the imports used even when a spec has no ISO date or JSON field.
-_ = (datetime, Any)
+# Keep the imports used even when a spec has no ISO date or JSON field, or no model without conversions.
+_ = (datetime, operator, Any)
 _DATE_0 = _rt.date_memo("date", "%m-%d-%Y")
 
 
@@ -56,30 +56,29 @@ class _ItemWire(
     class_: str | None = None
 
 
-_ITEM_GET = operator.attrgetter(
-    "item_uid",
-    "count",
-    "ratio",
-    "flag",
-    "date_released",
-    "third_party_analysis",
-    "class_",
-)
-
-
 def _build_item(s: _ItemWire) -> _m.Item:
-    v = list(_ITEM_GET(s))
-    x = v[4]
-    if x is not None:
-        v[4] = _DATE_0[x]
-    return _m.Item(*v)
+    # Conversions first, then one call with the values in field order. An integer sent as plain
+    # ASCII digits is read by int() (what Decimal gives), other texts such as DECIMAL "5.000000"
+    # through the memo; a text no conversion accepts raises Fallback.
+    x4: Any = s.date_released
+    if x4 is not None:
+        x4 = _DATE_0[x4]
+    return _m.Item(
+        s.item_uid,
+        s.count,
+        s.ratio,
+        s.flag,
+        x4,
+        s.third_party_analysis,
+        s.class_,
+    )
 
 
 def _text_item(c: Sequence[str]) -> _m.Item:
     """One CSV row, cells in field order: empty cells are NULLs, the rest read from their text."""
     return _m.Item(
         c[0] or None,
-        _rt.TEXT_INT[c[1]] if c[1] else None,
+        int(c[1]) if c[1].isdigit() and c[1].isascii() else (_rt.TEXT_INT[c[1]] if c[1] else None),
         _rt.TEXT_FLOAT[c[2]] if c[2] else None,
         _rt.BOOLISH[c[3]] if c[3] else None,
         _DATE_0[c[4]] if c[4] else None,
