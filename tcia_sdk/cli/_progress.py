@@ -1,9 +1,10 @@
 """What ``tcia download`` shows while it works, and what it knows when it is interrupted.
 
-Two bars, each counting what its label says: series finished out of series requested, and bytes
-received. The engine's ``Progress`` counts the zip bytes received (``bytes_done``) while its
-``bytes_expected`` is the uncompressed DICOM size from the metadata: two different units, so the
-byte bar has no total and shows the bytes received and the rate.
+Two bars, each counting what its label says: series finished (verified, skipped or failed) out of
+series requested, and DICOM bytes. The engine's ``Progress`` counts both of its byte figures in
+DICOM bytes (the metadata's FileSize units): ``bytes_expected`` the series to fetch, ``bytes_done``
+what is verified plus what is in flight, capped per series, so the bar ends at its total. Without
+a total (TCIA v3 gives no sizes) the bar shows the count and the rate only.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ def _count_column() -> Any:
     from rich.text import Text
 
     class CountColumn(ProgressColumn):
-        """``3/10 series`` for the series bar, ``12.4 MB`` for the byte bar."""
+        """``3/10 series`` for the series bar, ``12.4 MB/1.2 GB`` for the byte bar."""
 
         def render(self, task: Task) -> Text:
             if task.fields.get("unit") == "series":
                 total = "?" if task.total is None else f"{int(task.total)}"
                 return Text(f"{int(task.completed)}/{total} series")
-            return Text(f"{human_bytes(int(task.completed))} received")
+            done = human_bytes(int(task.completed))
+            return Text(done if task.total is None else f"{done}/{human_bytes(int(task.total))}")
 
     return CountColumn()
 
@@ -64,7 +66,7 @@ class DownloadProgress:
     def __init__(self, requested: int, *, show: bool, console: Console | None = None) -> None:
         self.series_done = 0
         self.series_total = requested
-        self.bytes_received = 0
+        self.bytes_done = 0
         self._show = show
         self._console = console
         self._bars: Bars | None = None
@@ -86,7 +88,7 @@ class DownloadProgress:
             )
             self._bars.start()
             self._series_task = self._bars.add_task("series", total=self.series_total, unit="series")
-            self._bytes_task = self._bars.add_task("bytes", total=None, unit="bytes")
+            self._bytes_task = self._bars.add_task("DICOM", total=None, unit="bytes")
         return self
 
     def __exit__(
@@ -103,9 +105,9 @@ class DownloadProgress:
     def __call__(self, event: Progress) -> None:
         self.series_done = event.series_done
         self.series_total = event.series_total
-        self.bytes_received = event.bytes_done
+        self.bytes_done = event.bytes_done
         if self._bars is not None:
             assert self._series_task is not None
             assert self._bytes_task is not None
             self._bars.update(self._series_task, completed=event.series_done, total=event.series_total)
-            self._bars.update(self._bytes_task, completed=event.bytes_done)
+            self._bars.update(self._bytes_task, completed=event.bytes_done, total=event.bytes_expected)

@@ -24,25 +24,38 @@ def test_human_sizes() -> None:
     assert human_bytes(999) == "999 bytes"
 
 
-def test_bars_count_series_in_series_and_bytes_without_a_total_of_another_unit() -> None:
+def _drawn(events: list[Progress]) -> tuple[DownloadProgress, str, str]:
+    """The series line and the byte line of the bars after ``events``."""
     console = Console(file=io.StringIO(), width=100, color_system=None)
     with DownloadProgress(4, show=True, console=console) as tracker:
-        # The engine's bytes_expected is uncompressed DICOM bytes, bytes_done zip bytes received.
-        tracker(Progress("bytes", TCGA[0].uid, 0, 4, 2_500, 14_096))
-        tracker(Progress("series", TCGA[0].uid, 1, 4, 3_100, 14_096))
+        for event in events:
+            tracker(event)
         bars = tracker.bars
         assert bars is not None
-        series, received = bars.tasks
-        assert (series.completed, series.total, series.fields["unit"]) == (1, 4, "series")
-        assert received.completed == 3_100
-        assert received.total is None  # never zip bytes against a DICOM total
+        series, dicom = bars.tasks
+        assert (series.completed, series.total) == (events[-1].series_done, events[-1].series_total)
+        assert (dicom.completed, dicom.total) == (events[-1].bytes_done, events[-1].bytes_expected)
     lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
     series_line = next(line for line in lines if line.startswith("series"))
-    bytes_line = next(line for line in lines if line.startswith("bytes"))
+    bytes_line = next(line for line in lines if line.startswith("DICOM"))
+    return tracker, series_line, bytes_line
+
+
+def test_bars_count_series_in_series_and_dicom_bytes_against_dicom_bytes() -> None:
+    # The engine's contract: bytes_done and bytes_expected are both DICOM bytes.
+    tracker, series_line, bytes_line = _drawn(
+        [
+            Progress("bytes", TCGA[0].uid, 0, 4, 2_500, 14_096),
+            Progress("series", TCGA[0].uid, 1, 4, 3_744, 14_096),
+        ]
+    )
     assert "1/4 series" in series_line
     assert "bytes" not in series_line  # the series bar counts series
-    assert "3.1 kB received" in bytes_line
+    assert "3.7 kB/14.1 kB" in bytes_line
     assert (tracker.series_done, tracker.series_total) == (1, 4)
+    _, _, unknown = _drawn([Progress("series", TCGA[0].uid, 1, 4, 3_744, None)])  # TCIA v3: no sizes
+    assert "3.7 kB" in unknown
+    assert "3.7 kB/" not in unknown  # no total it does not have
 
 
 def test_progress_through_the_installed_command(fake_tcia: RunningFake, tmp_path: Path) -> None:
@@ -56,8 +69,9 @@ def test_progress_through_the_installed_command(fake_tcia: RunningFake, tmp_path
         "--progress",
     )
     assert ran.returncode == 0, ran.stderr
+    size = human_bytes(sum(s.file_size for s in TCGA))
     assert f"{len(TCGA)}/{len(TCGA)} series" in ran.stderr  # the bars go to stderr
-    assert " received" in ran.stderr
+    assert f"{size}/{size}" in ran.stderr  # the byte bar ends exactly at its total
     assert ran.stdout.startswith(f"{len(TCGA)} downloaded")  # stdout keeps the summary only
     quiet = run_installed(
         *against(fake_tcia, "nbia_v4"), "download", "--where", "Collection=TCGA-FAKE", "--dest", str(tmp_path)
