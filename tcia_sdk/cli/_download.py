@@ -3,26 +3,32 @@
 Every option of the download command is parsed here, in one place, and handed to the engine's
 public functions (``download_series``, ``estimate_download``, ``read_manifest``).
 
-Exit codes: 0 every series verified (downloaded or skipped); 1 some series failed, or the
-destination cannot be written; 2 a usage error; 130 interrupted, after saying how far it got
-(a rerun of the same command resumes: verified series are skipped).
+Exit codes: 0 every series verified (downloaded or skipped); 1 some series failed, the
+destination cannot be written, or (``--no-wait``) another run holds it; 2 a usage error; 130
+interrupted, after saying how far it got (a rerun of the same command resumes: verified series
+are skipped).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ..download import download_series, estimate_download, read_manifest
+from ..errors import DestinationLockedError
 from ._context import make_client
-from ._exit import FAILED, CommandFailed, Interrupted, failures_reported
+from ._exit import FAILED, CommandFailed, Interrupted, failures_reported, one_line
 from ._output import print_table
 from ._progress import DownloadProgress, human_bytes
+
+ENGINE_LOGGER = "tcia_sdk.download"  # its warnings: waiting for the lock, renamed folders, ...
 
 
 def _query_rows(client: Any, where: tuple[str, ...]) -> list[Any]:
@@ -109,6 +115,29 @@ def _interrupted(dest: Path, series: list[Any], tracker: DownloadProgress) -> In
     return Interrupted(f"interrupted: {done}; running the same command again resumes")
 
 
+class _EngineNotes(logging.Handler):
+    """The engine's warnings as lines on stderr, above the bars (it waits for a lock, renames a
+    folder two series would share, ignores a tampered record)."""
+
+    def __init__(self, tracker: DownloadProgress) -> None:
+        super().__init__(logging.WARNING)
+        self._tracker = tracker
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._tracker.note(one_line(record.getMessage()))
+
+
+@contextmanager
+def _engine_notes(tracker: DownloadProgress) -> Iterator[None]:
+    logger = logging.getLogger(ENGINE_LOGGER)
+    handler = _EngineNotes(tracker)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
 @click.command("download")
 @click.argument("uids", nargs=-1)
 @click.option(
@@ -147,6 +176,12 @@ def _interrupted(dest: Path, series: list[Any], tracker: DownloadProgress) -> In
     help="Skip series verified by an earlier run, or download everything again.",
 )
 @click.option("--fail-fast", is_flag=True, help="Stop starting new series after a failure.")
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="When another run downloads into --dest: wait for it (saying so), or exit 1 at once.",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a terminal).")
 @click.pass_context
 def download(
@@ -161,6 +196,7 @@ def download(
     dry_run: bool,
     skip_existing: bool,
     fail_fast: bool,
+    wait: bool,
     progress: bool | None,
 ) -> None:
     """Download series, verified and laid out, resumable: from UIDs, a manifest or a query."""
@@ -172,6 +208,7 @@ def download(
         "retries": retries,
         "force": not skip_existing,
         "fail_fast": fail_fast,
+        "wait": wait,
     }
     with make_client(ctx) as client, failures_reported():
         if not dry_run:
@@ -185,10 +222,15 @@ def download(
             return
         tracker = DownloadProgress(len(series), show=sys.stderr.isatty() if progress is None else progress)
         try:
-            with tracker:
+            with tracker, _engine_notes(tracker):
                 report = download_series(client, series, dest, progress=tracker, **options)
         except KeyboardInterrupt:
             raise _interrupted(dest, series, tracker) from None
+        except DestinationLockedError:
+            raise CommandFailed(
+                f"--dest {dest} is in use by another download run; wait for it to finish, or leave out "
+                "--no-wait to wait for it"
+            ) from None
     counts = (
         f"{len(report.downloaded)} downloaded, {len(report.skipped)} skipped, {len(report.failed)} failed"
     )

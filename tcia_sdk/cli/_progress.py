@@ -9,6 +9,7 @@ a total (TCIA v3 gives no sizes) the bar shows the count and the rate only.
 
 from __future__ import annotations
 
+import sys
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -111,3 +112,12 @@ class DownloadProgress:
             assert self._bytes_task is not None
             self._bars.update(self._series_task, completed=event.series_done, total=event.series_total)
             self._bars.update(self._bytes_task, completed=event.bytes_done, total=event.bytes_expected)
+
+    def note(self, message: str) -> None:
+        """One line on stderr, above the bars while they are shown."""
+        if self._bars is not None:
+            from rich.text import Text
+
+            self._bars.console.print(Text(message))
+        else:
+            print(message, file=sys.stderr, flush=True)

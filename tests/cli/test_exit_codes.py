@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import filelock
 
 from tcia_sdk.testing import RunningFake, Status, Trickle
 from tcia_sdk.testing._dataset import default_dataset
@@ -124,6 +127,37 @@ def test_exit_130_after_sigint_during_a_download_and_the_rerun_resumes(
     ran = run_installed(*args)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.startswith(f"{len(TCGA) - 1} downloaded, 1 skipped, 0 failed")
+
+
+def test_a_held_destination_waits_by_default_and_no_wait_exits_1(
+    fake_tcia: RunningFake, tmp_path: Path
+) -> None:
+    (tmp_path / ".tcia").mkdir()
+    lock = filelock.FileLock(tmp_path / ".tcia" / "lock")  # the README's lock: another run holds it
+    with lock:
+        ran = run_installed(*_download(fake_tcia, tmp_path), "--no-wait")
+        assert ran.returncode == 1
+        line = one_error_line(ran.stderr)
+        assert line.startswith(f"Error: --dest {tmp_path} is in use by another download run")
+        assert "--no-wait" in line
+        assert fake_tcia.count("getImage") == 0
+        process = _start(_download(fake_tcia, tmp_path))
+        # Only stops a hung test (the line never coming): then readline returns "" and it fails.
+        guard = threading.Timer(120, process.kill)
+        guard.start()
+        try:
+            assert process.stderr is not None
+            waiting = process.stderr.readline()  # said before it blocks
+            assert "in use by another download run; waiting for it to finish" in waiting
+            assert process.poll() is None  # and it does wait
+        except BaseException:
+            process.kill()
+            raise
+        finally:
+            guard.cancel()
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert out.startswith(f"{len(TCGA)} downloaded, 0 skipped, 0 failed")
 
 
 def test_exit_130_after_sigint_during_a_call(fake_tcia: RunningFake) -> None:
