@@ -12,12 +12,13 @@ are skipped).
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 
@@ -47,6 +48,27 @@ def _query_rows(client: Any, where: tuple[str, ...]) -> list[Any]:
         kwargs[param.python] = value
     rows: list[Any] = getattr(client, info.query.python_name)(**kwargs)
     return rows
+
+
+class ByteSize(click.ParamType[int]):
+    """A byte count: ``2000000000``, ``2GB``, ``1.5 GiB``, ``500MB`` (decimal and binary units)."""
+
+    name = "size"
+    _UNITS: ClassVar[dict[str, int]] = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9}
+    _UNITS |= {"tb": 10**12, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+    _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        match = self._SIZE.match(str(value))
+        unit = self._UNITS.get(match.group(2).lower()) if match else None
+        if match is None or unit is None:
+            self.fail(f"{value!r} is not a size such as 2000000000, 500MB or 2GiB", param, ctx)
+        size = int(float(match.group(1)) * unit)
+        if size < 1:
+            self.fail(f"{value!r} is less than one byte", param, ctx)
+        return size
 
 
 def _manifest_uids(manifest: Path) -> list[str]:
@@ -168,6 +190,12 @@ def _engine_notes(tracker: DownloadProgress) -> Iterator[None]:
 @click.option(
     "--retries", type=click.IntRange(min=0), default=2, show_default=True, help="Extra attempts per series."
 )
+@click.option(
+    "--max-series-bytes",
+    type=ByteSize(),
+    help="The most a series whose metadata gives no size may take (TCIA v3), e.g. 20GB "
+    "[default: the SDK's, 50 GiB].",
+)
 @click.option("--dry-run", is_flag=True, help="Only count the series, instances and bytes.")
 @click.option(
     "--skip-existing/--force",
@@ -193,6 +221,7 @@ def download(
     layout: str,
     workers: int,
     retries: int,
+    max_series_bytes: int | None,
     dry_run: bool,
     skip_existing: bool,
     fail_fast: bool,
@@ -210,6 +239,8 @@ def download(
         "fail_fast": fail_fast,
         "wait": wait,
     }
+    if max_series_bytes is not None:
+        options["max_series_bytes"] = max_series_bytes
     with make_client(ctx) as client, failures_reported():
         if not dry_run:
             _writable_folder(dest, "--dest")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from tcia_sdk.cli._download import ByteSize
 from tcia_sdk.cli._progress import DownloadProgress, human_bytes
 from tcia_sdk.download import Progress
 from tcia_sdk.testing import RunningFake
@@ -115,3 +116,27 @@ def test_manifest_from_stdin(fake_tcia: RunningFake, tmp_path: Path) -> None:
     line = one_error_line(bad.stderr)
     assert line.startswith("Error: <stdin>:2: '../../etc' is not a DICOM UID")
     assert "tcia-manifest-" not in line  # the temporary file is not what the user gave
+
+
+def test_max_series_bytes_bounds_a_series_without_a_size(fake_tcia: RunningFake, tmp_path: Path) -> None:
+    v3 = ["--api", "v3", "--server", fake_tcia.base_url("v3"), "--api-key", fake_tcia.api_key]
+    args = [*v3, "download", TCGA[0].uid, "--retries", "0", "--no-progress"]
+    small = run_installed(*args, "--dest", str(tmp_path / "small"), "--max-series-bytes", "1kB")
+    assert small.returncode == 1  # TCIA v3 gives no FileSize: the cap is the bound
+    assert "1 failed" in small.stdout
+    large = run_installed(*args, "--dest", str(tmp_path / "large"), "--max-series-bytes", "10 MiB")
+    assert large.returncode == 0, large.stderr
+    bad = run_installed(*args, "--dest", str(tmp_path / "bad"), "--max-series-bytes", "lots")
+    assert bad.returncode == 2
+    assert "--max-series-bytes" in one_error_line(bad.stderr)
+
+
+def test_byte_sizes() -> None:
+    size = ByteSize()
+    assert [size.convert(v, None, None) for v in ("2000", "2kB", "1.5 GiB", "500MB", "1b")] == [
+        2000,
+        2000,
+        3 << 29,
+        500_000_000,
+        1,
+    ]
