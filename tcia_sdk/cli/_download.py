@@ -165,7 +165,8 @@ def _engine_notes(tracker: DownloadProgress) -> Iterator[None]:
 @click.option(
     "--manifest",
     type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
-    help="A .tcia manifest or a one-column SeriesInstanceUID CSV; - reads it from stdin.",
+    help="A .tcia manifest, or any CSV with a SeriesInstanceUID column (tcia get-series -o csv, the "
+    "metadata.csv of an earlier download); - reads it from stdin.",
 )
 @click.option(
     "--where",

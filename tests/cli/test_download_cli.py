@@ -118,6 +118,28 @@ def test_manifest_from_stdin(fake_tcia: RunningFake, tmp_path: Path) -> None:
     assert "tcia-manifest-" not in line  # the temporary file is not what the user gave
 
 
+def test_manifest_any_csv_and_the_sdks_own_metadata_csv(fake_tcia: RunningFake, tmp_path: Path) -> None:
+    listing = run_installed(
+        *against(fake_tcia, "nbia_v4"), "get-series", "--collection", "TCGA-FAKE", "-o", "csv"
+    )
+    assert listing.returncode == 0
+    assert listing.stdout.count(",") > 10 * len(TCGA)  # every column, not one
+    first = [*against(fake_tcia, "nbia_v4"), "download", "--dest", str(tmp_path / "a")]
+    ran = run_installed(*first, "--manifest", "-", stdin=listing.stdout)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith(f"{len(TCGA)} downloaded")
+    saved = tmp_path / "series.csv"
+    saved.write_text(listing.stdout, encoding="utf-8")
+    again = run_installed(*first, "--manifest", str(saved))
+    assert again.stdout.startswith(f"0 downloaded, {len(TCGA)} skipped")
+    metadata = tmp_path / "a" / "metadata.csv"
+    copy = run_installed(
+        *against(fake_tcia, "nbia_v4"), "download", "--manifest", str(metadata), "--dest", str(tmp_path / "b")
+    )
+    assert copy.returncode == 0, copy.stderr
+    assert copy.stdout.startswith(f"{len(TCGA)} downloaded, 0 skipped, 0 failed")
+
+
 def test_max_series_bytes_bounds_a_series_without_a_size(fake_tcia: RunningFake, tmp_path: Path) -> None:
     v3 = ["--api", "v3", "--server", fake_tcia.base_url("v3"), "--api-key", fake_tcia.api_key]
     args = [*v3, "download", TCGA[0].uid, "--retries", "0", "--no-progress"]
@@ -140,3 +162,18 @@ def test_byte_sizes() -> None:
         500_000_000,
         1,
     ]
+
+
+def test_an_unknown_layout_keyword_is_a_usage_error(fake_tcia: RunningFake, tmp_path: Path) -> None:
+    ran = run_installed(
+        *against(fake_tcia, "nbia_v4"),
+        "download",
+        TCGA[0].uid,
+        "--dest",
+        str(tmp_path),
+        "--layout",
+        "%Colection",
+    )
+    assert ran.returncode == 2
+    assert "%Collection" in one_error_line(ran.stderr)  # the engine suggests the closest keyword
+    assert fake_tcia.count("getImage") == 0
