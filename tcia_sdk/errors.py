@@ -57,6 +57,18 @@ __all__ = [
 class TCIAError(Exception):
     """Base class of every error raised by tcia_sdk."""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors cross process boundaries (a cluster worker's report): rebuild them from their
+        # message and fields, since their keyword-only constructors cannot take ``args`` alone.
+        return (_rebuilt, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuilt(cls: type[TCIAError], args: tuple[object, ...], state: dict[str, object]) -> TCIAError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class ConfigurationError(TCIAError, ValueError):
     """The client or a call was configured in a way that cannot work (before any request).

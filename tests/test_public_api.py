@@ -47,6 +47,16 @@ def test_import_tcia_sdk_loads_no_version_and_no_http_stack() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_the_engine_loads_neither_object_stores_nor_dask_until_asked() -> None:
+    code = (
+        "import sys, tcia_sdk, tcia_sdk.download, tcia_sdk.nbia_v4; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('obstore', 'boto3', 'distributed', 'dask')]; "
+        "print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_a_version_loads_models_only_on_use() -> None:
     code = """
 import sys, httpx, tcia_sdk.v3 as v3

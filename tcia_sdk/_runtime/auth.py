@@ -120,6 +120,18 @@ class OAuth2PasswordAuth(Auth):
             "password='<redacted>')"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Another process (a cluster worker) gets the credentials, not this one's tokens or locks:
+        # it makes its own grant.
+        kwargs = {
+            "token_url": self.token_url,
+            "username": self.username,
+            "password": self._password,
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+        }
+        return (_oauth_from, (kwargs,))
+
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._access}"} if self._access else {}
 
@@ -291,3 +303,7 @@ def make_auth(
             client_secret=info.client_secret,
         )
     raise ConfigurationError(f"unsupported auth kind {info.kind!r}")
+
+
+def _oauth_from(kwargs: dict[str, Any]) -> OAuth2PasswordAuth:
+    return OAuth2PasswordAuth(**kwargs)

@@ -19,7 +19,7 @@ import ssl
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -103,10 +103,14 @@ class InFlightLimit:
 
     Works from threads (sync clients) and from any event loop (async clients; one asyncio semaphore
     per loop, since an asyncio primitive belongs to the loop it was first used in).
+
+    ``gate``, when set, is passed next, once this client's own bound lets a request through: a
+    limit shared with other clients and processes (a cluster run's cap on requests to one server).
     """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
+        self.gate: RequestGate | None = None
         self._threads = threading.BoundedSemaphore(limit)
         self._loops: dict[int, Any] = {}
         self._lock = threading.Lock()
@@ -114,7 +118,12 @@ class InFlightLimit:
     @contextlib.contextmanager
     def sync(self) -> Iterator[None]:
         with self._threads:
-            yield
+            gate = self.gate
+            if gate is None:
+                yield
+                return
+            with gate.sync():
+                yield
 
     @contextlib.asynccontextmanager
     async def async_(self) -> AsyncIterator[None]:
@@ -128,4 +137,18 @@ class InFlightLimit:
                 self._loops = {k: v for k, v in self._loops.items() if not v[0].is_closed()}
                 self._loops[id(loop)] = entry
         async with entry[1]:
-            yield
+            gate = self.gate
+            if gate is None:
+                yield
+                return
+            async with gate.async_():
+                yield
+
+
+class RequestGate(Protocol):
+    """A bound on requests shared beyond one client: entered around every request (each
+    attempt), after the client's own in-flight bound."""
+
+    def sync(self) -> contextlib.AbstractContextManager[None]: ...
+
+    def async_(self) -> contextlib.AbstractAsyncContextManager[None]: ...

@@ -3,8 +3,15 @@
 The engine talks to a `Destination` only; it never builds a path of its own. A destination offers:
 
 * ``locked(wait)``: exclusive use by one run (two runs into one destination never interleave);
-* ``open()``: prepare, recover what an interrupted run left half done, clear old staging;
+* ``open(shard)`` / ``close()``: prepare, recover what an interrupted run left half done, clear old
+  staging; with ``shard`` (the series of one worker of a cluster run, whose driver holds the
+  lock), only that shard's records and leftovers, and a staging folder of its own;
 * ``records()``: the series committed so far (``uid -> record``), the only source of truth;
+  ``claimed()``: folders held by series not recorded there (an object store's unfinished uploads);
+* ``intact_many(records)``: which committed series still have all their files at their sizes;
+* ``locate(record)``: a committed series' local folder and files (None and () when not local),
+  and its location as text (a path, or the store URL of its folder); ``fetch_file(record,
+  name)``: a local copy of one of its files (a layout reading DICOM headers);
 * ``staging(uid)`` / ``discard(folder)``: a local, empty scratch folder for one series' zip and
   its extracted files, and its removal;
 * ``intact(record)``: whether a committed series' files are all still there, at their sizes;
@@ -17,12 +24,10 @@ The engine talks to a `Destination` only; it never builds a path of its own. A d
 
 `LocalDestination` keeps its state in ``<dest>/.tcia``: ``series/<uid>.json`` records (temp, fsync,
 rename), ``pending/<uid>.json`` intents written before files move so an interrupted commit or
-relocation is rolled back by the next run, ``tmp/`` for staging and ``lock``. An object store
-(issue 13) fits the same interface without rename or append: staging stays local, ``commit``
-uploads the files and then puts the record object if absent (its commit point, so two runs never
-both commit a series), ``records`` lists the record objects, ``relocate`` copies and deletes, and
-``write_metadata_csv`` is one put. Older destinations' ``journal.jsonl`` is still read (entries
-without a record become records); it is no longer written.
+relocation is rolled back by the next run, ``tmp/`` for staging and ``lock``. Older destinations'
+``journal.jsonl`` is still read (entries without a record become records); it is no longer
+written. `ObjectStoreDestination` (``_objectstore.py``) fits the same interface without rename or
+append.
 """
 
 from __future__ import annotations
@@ -36,9 +41,10 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
 
 from ..errors import DestinationLockedError, DownloadError
 from ._manifest import is_uid
@@ -78,9 +84,19 @@ class Destination(Protocol):
 
     def locked(self, wait: bool) -> contextlib.AbstractContextManager[None]: ...
 
-    def open(self) -> None: ...
+    def open(self, shard: Collection[str] | None = None) -> None: ...
+
+    def close(self) -> None: ...
 
     def records(self) -> dict[str, Record]: ...
+
+    def claimed(self) -> dict[str, str]: ...
+
+    def intact_many(self, records: Iterable[Record]) -> set[str]: ...
+
+    def locate(self, record: Record) -> tuple[Path | None, tuple[Path, ...], str]: ...
+
+    def fetch_file(self, record: Record, name: str) -> Path | None: ...
 
     def staging(self, uid: str) -> Path: ...
 
@@ -95,8 +111,6 @@ class Destination(Protocol):
     def relocate(self, record: Record, new_record: Record) -> None: ...
 
     def update_record(self, record: Record) -> None: ...
-
-    def local_path(self, relative: PurePosixPath) -> Path: ...
 
     def write_metadata_csv(self, records: Iterable[Record]) -> None: ...
 
@@ -172,6 +186,7 @@ class LocalDestination:
         self.tmp = self.state / "tmp"
         self.journal = self.state / "journal.jsonl"  # read for migration only
         self._records: dict[str, Record] = {}
+        self._staging = self.tmp  # a shard's own folder inside it, for a shard of a cluster run
 
     @property
     def name(self) -> str:
@@ -212,29 +227,42 @@ class LocalDestination:
             lock.release()
 
     # -- opening -----------------------------------------------------------------------------
-    def open(self) -> None:
+    def open(self, shard: Collection[str] | None = None) -> None:
         """Create the state folders (checking they are writable), roll back what an interrupted
-        run left half done, drop its staging files, and read the records."""
+        run left half done, drop its staging files, and read the records (those of ``shard``
+        only, for one shard of a cluster run: the other shards' staging is left alone)."""
         for folder in (self.root, self.series_dir, self.pending_dir):
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise self._fatal(f"cannot create {folder}", exc) from exc
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if shard is None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
         try:
             self.tmp.mkdir(parents=True, exist_ok=True)
-            probe = self.series_dir / f".probe-{os.getpid()}"
+            if shard is not None:
+                self._staging = Path(tempfile.mkdtemp(prefix=f"shard-{os.getpid()}-", dir=self.tmp))
+            probe = self.series_dir / f".probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             write_atomic(probe, "{}")
             probe.unlink()
         except OSError as exc:
             raise self._fatal(f"cannot write its records under {self.state}", exc) from exc
-        self._records = self._read_records()
-        self._recover()
+        wanted = set(shard) if shard is not None else None
+        self._records = self._read_records(wanted)
+        self._recover(wanted)
 
-    def _read_records(self) -> dict[str, Record]:
+    def close(self) -> None:
+        """Remove a shard's staging folder (a whole run's is cleared by the next ``open``)."""
+        if self._staging != self.tmp:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self._staging = self.tmp
+
+    def _read_records(self, wanted: set[str] | None = None) -> dict[str, Record]:
         records: dict[str, Record] = {}
         for path in sorted(self.series_dir.glob("*.json")):
             uid = path.name[: -len(".json")]
+            if wanted is not None and uid not in wanted:
+                continue
             try:
                 record = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
@@ -244,7 +272,7 @@ class LocalDestination:
                 log.warning("ignoring the series record %s: it names an unsafe folder or file", path)
                 continue
             records[uid] = record
-        if self.journal.exists():  # destinations written before records were the truth
+        if wanted is None and self.journal.exists():  # destinations written before records were the truth
             for line in self.journal.read_text(encoding="utf-8", errors="replace").splitlines():
                 try:
                     entry = json.loads(line)
@@ -254,14 +282,16 @@ class LocalDestination:
                     entry.setdefault("layout", None)
                     records[entry["uid"]] = entry
                     try:
-                        write_atomic(self._record_path(entry["uid"]), _dump(entry))
+                        write_atomic(self._record_path(entry["uid"]), dump_record(entry))
                     except OSError as exc:
                         raise self._fatal("cannot migrate journal.jsonl to series records", exc) from exc
         return records
 
-    def _recover(self) -> None:
+    def _recover(self, wanted: set[str] | None = None) -> None:
         """Undo commits and relocations an interrupted run started but did not record."""
         for path in sorted(self.pending_dir.glob("*.json")):
+            if wanted is not None and path.name[: -len(".json")] not in wanted:
+                continue
             try:
                 intent = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
@@ -321,6 +351,19 @@ class LocalDestination:
     def records(self) -> dict[str, Record]:
         return dict(self._records)
 
+    def claimed(self) -> dict[str, str]:
+        return {}  # the lock and the pending intents leave no folder claimed but unrecorded
+
+    def intact_many(self, records: Iterable[Record]) -> set[str]:
+        return {r["uid"] for r in records if self.intact(r)}
+
+    def locate(self, record: Record) -> tuple[Path | None, tuple[Path, ...], str]:
+        folder = self.local_path(PurePosixPath(record["dir"]))
+        return folder, tuple(folder / name for name in record["files"]), str(folder)
+
+    def fetch_file(self, record: Record, name: str) -> Path | None:
+        return self.local_path(PurePosixPath(record["dir"])) / name
+
     def intact(self, record: Record) -> bool:
         """All of the record's files are in place at their sizes (a power cut can leave extracted
         files short or empty although their record survived)."""
@@ -346,10 +389,11 @@ class LocalDestination:
         if not is_uid(uid):
             raise DownloadError(f"refusing to stage {uid!r}: not a DICOM UID")
         try:
-            return Path(tempfile.mkdtemp(prefix=f"{uid}-", dir=self.tmp))
+            return Path(tempfile.mkdtemp(prefix=f"{uid}-", dir=self._staging))
         except OSError as exc:
             raise DownloadError(
-                f"cannot create a staging folder under {self.tmp}: {_reason(exc)}", series_instance_uid=uid
+                f"cannot create a staging folder under {self._staging}: {_reason(exc)}",
+                series_instance_uid=uid,
             ) from exc
 
     def discard(self, folder: Path) -> None:
@@ -429,7 +473,7 @@ class LocalDestination:
                 ) from exc
             record["sizes"] = [(final / name).stat().st_size for name in record["files"]]
             try:
-                write_atomic(self._record_path(uid), _dump(record))
+                write_atomic(self._record_path(uid), dump_record(record))
             except OSError as exc:
                 raise DownloadError(
                     f"cannot write the series record {self._record_path(uid)}: {_reason(exc)}; "
@@ -479,7 +523,7 @@ class LocalDestination:
                     if (old / name).exists():
                         os.replace(old / name, new / name)
                         moved.append(name)
-                write_atomic(self._record_path(uid), _dump(new_record))
+                write_atomic(self._record_path(uid), dump_record(new_record))
             except OSError as exc:
                 raise DownloadError(
                     f"cannot move the series from {old} to {new}: {_reason(exc)}; it stays in {old}",
@@ -501,7 +545,7 @@ class LocalDestination:
     def update_record(self, record: Record) -> None:
         uid = record["uid"]
         try:
-            write_atomic(self._record_path(uid), _dump(record))
+            write_atomic(self._record_path(uid), dump_record(record))
         except OSError as exc:
             raise DownloadError(
                 f"cannot write the series record {self._record_path(uid)}: {_reason(exc)}",
@@ -531,14 +575,9 @@ class LocalDestination:
     # -- the summary -------------------------------------------------------------------------
     def write_metadata_csv(self, records: Iterable[Record]) -> None:
         """``metadata.csv`` in the NBIA Data Retriever's columns, replaced whole (never torn)."""
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\r\n")
-        writer.writerow(METADATA_COLUMNS)
-        for record in sorted(records, key=lambda r: (r["dir"], r["uid"])):
-            writer.writerow(_metadata_row(record))
         path = self.root / "metadata.csv"
         try:
-            write_atomic(path, text.getvalue())
+            write_atomic(path, metadata_csv(records))
         except OSError as exc:
             raise DownloadError(
                 f"the series are verified and recorded, but {path} could not be written "
@@ -546,7 +585,17 @@ class LocalDestination:
             ) from exc
 
 
-def _dump(record: Mapping[str, Any]) -> str:
+def metadata_csv(records: Iterable[Record]) -> str:
+    """The summary table of committed series, in the NBIA Data Retriever's columns."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow(METADATA_COLUMNS)
+    for record in sorted(records, key=lambda r: (r["dir"], r["uid"])):
+        writer.writerow(_metadata_row(record))
+    return text.getvalue()
+
+
+def dump_record(record: Mapping[str, Any]) -> str:
     return json.dumps(record, indent=2, sort_keys=True, default=str)
 
 
@@ -568,3 +617,33 @@ def _metadata_row(record: Mapping[str, Any]) -> list[str]:
             value = next((fields[k] for k in _COLUMN_FIELDS.get(column, ()) if fields.get(k) is not None), "")
         row.append(str(value))
     return row
+
+
+def local_or_store(dest: str) -> Path | str:
+    """A ``file://`` URL or a path as a local folder; an object-store URL as is."""
+    from ._objectstore import is_store_url
+
+    if is_store_url(dest):
+        return dest
+    parts = urlsplit(dest)
+    if parts.scheme.lower() == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise ValueError(f"dest: {dest!r} names a file on another host")
+        return Path(unquote(parts.path))
+    if "://" in dest:
+        raise ValueError(
+            f"dest: unknown URL scheme {parts.scheme!r} (use a folder, file://, s3://, gs:// or az://)"
+        )
+    return Path(dest)
+
+
+def destination_for(dest: Path | str, storage_options: Mapping[str, str] | None = None) -> Destination:
+    """The destination of a checked ``dest`` (see `local_or_store`)."""
+    if isinstance(dest, Path):
+        return LocalDestination(dest)
+    from ._objectstore import ObjectStoreDestination, StoreSpec
+
+    options = dict(storage_options or {})
+    endpoint = options.pop("endpoint_url", None)
+    staging = options.pop("staging_dir", None)
+    return ObjectStoreDestination(StoreSpec(dest, endpoint, options), staging_dir=staging)

@@ -37,7 +37,7 @@ from ..errors import (
     TCIAError,
 )
 from ._archive import Verified, extract_verified, size_margin
-from ._destination import Destination, LocalDestination, Record, safe_relative
+from ._destination import Destination, Record, destination_for, local_or_store, safe_relative
 from ._layout import (
     LAYOUTS,
     Claims,
@@ -59,6 +59,9 @@ RETRYABLE = (DownloadError, APIConnectionError, RateLimitError, ServerError)
 BUGS = (TypeError, AttributeError, NameError, AssertionError, KeyError, IndexError, UnboundLocalError)
 DEFAULT_MAX_SERIES_BYTES = 50 << 30  # 50 GiB: above any TCIA series
 STAGED_FACTOR = 2  # series staged (asked, downloading or being verified) per worker
+# Requests to one TCIA host in flight across a whole cluster run: the NBIA Data Retriever's own
+# limit of connections per host (see the README's Scaling section).
+DEFAULT_CLUSTER_MAX_REQUESTS = 8
 T = TypeVar("T")
 
 
@@ -66,9 +69,12 @@ T = TypeVar("T")
 class SeriesResult:
     """One series of a download: where it went and how it ended.
 
-    ``moved_from``: the folder a rerun with another layout moved it from (status "skipped": not
-    downloaded again). ``note``: anything worth saying about a series that did not fail (its
-    folder was taken by another series, or it could not be moved to the new layout, and why).
+    ``paths`` and ``directory`` are the local files and folder (empty and None in an object
+    store); ``location`` is the folder as text in every destination: a path, or the store URL
+    (``s3://bucket/prefix/...``). ``moved_from``: the folder a rerun with another layout moved it
+    from (status "skipped": not downloaded again). ``note``: anything worth saying about a series
+    that did not fail (its folder was taken by another series, or it could not be moved to the new
+    layout, and why).
     """
 
     series_instance_uid: str
@@ -79,8 +85,9 @@ class SeriesResult:
     instances: int = 0
     dicom_bytes: int = 0
     attempts: int = 0
-    moved_from: Path | None = None
+    moved_from: Path | str | None = None
     note: str | None = None
+    location: str | None = None
 
 
 @attrs.frozen
@@ -88,7 +95,7 @@ class DownloadReport(Sequence[SeriesResult]):
     """One result per requested series, in input order."""
 
     results: tuple[SeriesResult, ...]
-    destination: Path
+    destination: Path | str  # a folder, or an object-store URL
 
     @overload
     def __getitem__(self, index: int) -> SeriesResult: ...
@@ -247,16 +254,27 @@ def _inputs(series: SeriesInput) -> Wanted:
     return out
 
 
-def _check_options(dest: object, workers: object, retries: object, max_series_bytes: object) -> Path:
+def _check_options(
+    dest: object, workers: object, retries: object, max_series_bytes: object, storage_options: object
+) -> Path | str:
+    """The destination as a local folder, or an object-store URL; ValueError/TypeError for
+    anything that cannot work, before any request."""
     for name, value, least in (("workers", workers, 1), ("retries", retries, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
     if isinstance(max_series_bytes, bool) or not isinstance(max_series_bytes, int) or max_series_bytes < 1:
         raise ValueError(f"max_series_bytes must be an int >= 1, got {max_series_bytes!r}")
     if not isinstance(dest, str | os.PathLike):
-        raise TypeError(f"dest must be a path, got {type(dest).__name__}")
+        raise TypeError(f"dest must be a path or an object-store URL, got {type(dest).__name__}")
     if not os.fspath(dest) or not str(os.fspath(dest)).strip():
         raise ValueError("dest must name a folder, got an empty path")
+    if storage_options is not None and (
+        not isinstance(storage_options, Mapping)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in storage_options.items())
+    ):
+        raise TypeError("storage_options must map option names to strings")
+    if isinstance(dest, str):
+        return local_or_store(dest)
     return Path(dest)
 
 
@@ -572,7 +590,12 @@ class _Run:
         workers: int,
         max_series_bytes: int,
         progress: Callable[[Progress], None] | None,
+        planned: Mapping[str, PurePosixPath] | None = None,
+        count_skipped_bytes: bool = False,
     ) -> None:
+        """``planned``: folders a cluster run's driver gave these series; ``count_skipped_bytes``:
+        count committed series' bytes as done (a shard run again after its worker died, so that
+        the run's byte total does not fall back)."""
         self.client = client
         self.owner = owner  # the caller's client: it remembers the zip route
         self.info = info
@@ -585,21 +608,27 @@ class _Run:
         self.workers = workers
         self.max_series_bytes = max_series_bytes
         self.progress = progress
+        self.planned: Mapping[str, PurePosixPath] = planned or {}
+        self.count_skipped_bytes = count_skipped_bytes
+        self.results: dict[str, SeriesResult] = {}
         self.stop = False
 
     # -- the whole run ------------------------------------------------------------------------
-    async def run(self, wanted: Wanted) -> list[SeriesResult]:
+    async def plan(self, wanted: Wanted) -> tuple[dict[str, Mapping[str, Any] | None], list[str]]:
+        """Everything before the first zip: which series are committed already (skipped, or moved
+        to this layout), which to fetch, and the folder plan of those whose fields are known.
+        Returns the unique inputs and the series to fetch; ``self.results`` holds the others."""
         unique: dict[str, Mapping[str, Any] | None] = {}
         for uid, fields in wanted:
             if unique.get(uid) is None:
                 unique[uid] = fields
         records = self.dest.records()
-        results: dict[str, SeriesResult] = {}
+        results = self.results
         relay: list[tuple[str, Record]] = []
         fetch: list[str] = []
         fixed: dict[str, PurePosixPath] = {}
         intact = await asyncio.to_thread(
-            lambda: {uid for uid in unique if uid in records and self.dest.intact(records[uid])}
+            self.dest.intact_many, [records[uid] for uid in unique if uid in records]
         )
         for uid, fields in unique.items():
             record = records.get(uid)
@@ -610,17 +639,20 @@ class _Run:
                     relay.append((uid, record))
                 continue
             fetch.append(uid)
-            if record is not None and self._same_layout(record, fields):
+            if uid in self.planned:
+                fixed[uid] = self.planned[uid]
+            elif record is not None and self._same_layout(record, fields):
                 folder = safe_relative(record.get("dir"))
                 if folder is not None:
                     fixed[uid] = folder
         self.meter = _Meter(self.progress, len(unique), fetch)
         for uid in unique:
             if uid in results:
-                self.meter.finish(uid, None)
+                self.meter.finish(uid, results[uid].dicom_bytes if self.count_skipped_bytes else None)
         # Relayout first, before any request: local moves, recorded series in input order.
         claims = Claims(
-            (PurePosixPath(r["dir"]), uid) for uid, r in records.items() if safe_relative(r.get("dir"))
+            [(PurePosixPath(r["dir"]), uid) for uid, r in records.items() if safe_relative(r.get("dir"))]
+            + [(PurePosixPath(d), uid) for d, uid in self.dest.claimed().items() if uid not in records]
         )
         for uid, record in relay:
             results[uid] = await asyncio.to_thread(self._relay, uid, record, claims)
@@ -633,6 +665,11 @@ class _Run:
                 self._propose_from_fields(uid, fields)
         bulk = [uid for uid in fetch if unique[uid] is None]
         self.metadata = _Metadata(self.client, self.info, bulk, self.workers)
+        return unique, fetch
+
+    async def run(self, wanted: Wanted) -> list[SeriesResult]:
+        unique, fetch = await self.plan(wanted)
+        results = self.results
         # ``workers`` series download at once (self.net); verification and commit run outside
         # that bound, so the next zip starts while the last one is checked; at most twice as
         # many series are staged. Series start strictly in input order (the folder plan waits on
@@ -677,8 +714,7 @@ class _Run:
             return bool(recorded == self.layout)
         # A record migrated from journal.jsonl does not say: compare its folder with this layout's.
         metadata = {**(record.get("metadata") or {}), **(fields or {}), "SeriesInstanceUID": record["uid"]}
-        folder = self.dest.local_path(PurePosixPath(record["dir"]))
-        first = folder / record["files"][0] if record["files"] else None
+        first = self._first_file(record, metadata)
         try:
             wanted, _ = series_path(self.layout, metadata, header_reader(first))
         except ValueError:
@@ -686,26 +722,33 @@ class _Run:
         base = PurePosixPath(wanted.as_posix())
         return record["dir"] in (base.as_posix(), base.with_name(f"{base.name}_{record['uid']}").as_posix())
 
+    def _first_file(self, record: Record, metadata: Mapping[str, Any]) -> Path | None:
+        """A committed series' first file, fetched only when the layout reads its header."""
+        if not record["files"] or not needs_header(self.layout, metadata):
+            return None
+        return self.dest.fetch_file(record, record["files"][0])
+
     def _skipped(
-        self, record: Record, moved_from: Path | None = None, note: str | None = None
+        self, record: Record, moved_from: Path | str | None = None, note: str | None = None
     ) -> SeriesResult:
-        folder = self.dest.local_path(PurePosixPath(record["dir"]))
+        folder, paths, location = self.dest.locate(record)
         return SeriesResult(
             record["uid"],
             "skipped",
-            tuple(folder / name for name in record["files"]),
+            paths,
             folder,
             instances=int(record.get("instances") or len(record["files"])),
             dicom_bytes=int(record.get("dicom_bytes") or 0),
             moved_from=moved_from,
             note=note,
+            location=location,
         )
 
     def _relay(self, uid: str, record: Record, claims: Claims) -> SeriesResult:
         """Move a recorded series' verified files into this run's layout (no download)."""
         old = PurePosixPath(record["dir"])
         metadata = {**(record.get("metadata") or {}), "SeriesInstanceUID": uid}
-        first = self.dest.local_path(old) / record["files"][0]
+        first = self._first_file(record, metadata)
         try:
             wanted_path, from_header = series_path(self.layout, metadata, header_reader(first))
             new, other = unique_folder(claims, PurePosixPath(wanted_path.as_posix()), uid)
@@ -739,7 +782,8 @@ class _Run:
         claims.release(old, uid)
         claims.claim(new, uid)
         clash = f"its folder {wanted_path} belongs to series {other}; placed in {new}" if other else None
-        return self._skipped(updated, moved_from=self.dest.local_path(old), note=clash)
+        before = self.dest.locate(record)
+        return self._skipped(updated, moved_from=before[0] or before[2], note=clash)
 
     # -- folders ------------------------------------------------------------------------------
     def _path_for(
@@ -1074,16 +1118,17 @@ class _Run:
             raise
         except Exception as exc:
             raise _Failed(_as_download_error(exc, uid, "the series could not be placed"), attempts) from None
-        final = self.dest.local_path(PurePosixPath(record["dir"]))
+        final, paths, location = self.dest.locate(record)
         return SeriesResult(
             uid,
             "downloaded",
-            tuple(final / name for name in verified.files),
+            paths,
             final,
             instances=verified.instances,
             dicom_bytes=verified.dicom_bytes,
             attempts=attempts,
             note=record.get("note"),
+            location=location,
         )
 
 
@@ -1102,14 +1147,37 @@ async def adownload_series(
     progress: Callable[[Progress], None] | None = None,
     wait: bool = False,
     max_series_bytes: int = DEFAULT_MAX_SERIES_BYTES,
+    storage_options: Mapping[str, str] | None = None,
+    cluster: Any = None,
+    cluster_max_requests: int = DEFAULT_CLUSTER_MAX_REQUESTS,
 ) -> DownloadReport:
     """Download series into ``dest``, verified, laid out, resumable. See `download_series`."""
-    destination = _check_options(dest, workers, retries, max_series_bytes)
+    destination = _check_options(dest, workers, retries, max_series_bytes, storage_options)
     wanted = _inputs(series)
     check_layout(layout)  # an unknown layout fails before anything is fetched
     info = _info(client)
     check_layout(layout, *_layout_fields(info))
-    target = LocalDestination(destination)
+    if cluster is not None:
+        from ._cluster import download_on_cluster
+
+        return await download_on_cluster(
+            cluster,
+            client,
+            wanted,
+            destination,
+            storage_options=storage_options,
+            layout=layout,
+            workers=workers,
+            retries=retries,
+            verify_md5=verify_md5,
+            force=force,
+            fail_fast=fail_fast,
+            progress=progress,
+            wait=wait,
+            max_series_bytes=max_series_bytes,
+            max_requests=cluster_max_requests,
+        )
+    target = destination_for(destination, storage_options)
     locked = target.locked(wait)
     await asyncio.to_thread(locked.__enter__)  # waiting for another run must not stall the loop
     try:
@@ -1139,7 +1207,10 @@ async def adownload_series(
                 raise
             await asyncio.to_thread(target.write_metadata_csv, target.records().values())
     finally:
-        await asyncio.to_thread(locked.__exit__, None, None, None)
+        try:
+            await asyncio.to_thread(target.close)
+        finally:
+            await asyncio.to_thread(locked.__exit__, None, None, None)
     return DownloadReport(tuple(results), destination)
 
 
@@ -1157,6 +1228,9 @@ def download_series(
     progress: Callable[[Progress], None] | None = None,
     wait: bool = False,
     max_series_bytes: int = DEFAULT_MAX_SERIES_BYTES,
+    storage_options: Mapping[str, str] | None = None,
+    cluster: Any = None,
+    cluster_max_requests: int = DEFAULT_CLUSTER_MAX_REQUESTS,
 ) -> DownloadReport:
     """Download series into ``dest`` with ``workers`` at a time; returns one result per series.
 
@@ -1167,7 +1241,18 @@ def download_series(
     ``dest`` are skipped unless ``force`` (moved, not downloaded, when recorded under another
     layout); failures are collected (``report.failed``) unless ``fail_fast``. Another run holding
     ``dest`` makes this one fail with DestinationLockedError, or wait for it with ``wait=True``.
-    ``max_series_bytes`` bounds a series whose metadata gives no size. Takes a sync ``Client``
+    ``max_series_bytes`` bounds a series whose metadata gives no size.
+
+    ``dest`` may be an object-store URL (``s3://bucket/prefix``, ``gs://``, ``az://``; the
+    ``[s3]`` extra): the same layout, records and ``metadata.csv``, each series uploaded only once
+    verified, its record object written last. ``storage_options``: ``endpoint_url`` (an
+    S3-compatible store; else ``AWS_ENDPOINT_URL``), ``staging_dir`` (local staging, default the
+    temp folder), and obstore's store options (``region``, ...); credentials come from the
+    store's usual chain. ``cluster``: a ``dask.distributed.Client`` (the ``[dask]`` extra): the
+    series are planned here and downloaded by its workers, ``workers`` at a time each, with at
+    most ``cluster_max_requests`` requests to TCIA in flight across the cluster.
+
+    Takes a sync ``Client``
     (an ``AsyncClient`` goes to ``await adownload_series(...)``); runs the async engine, from inside
     a running event loop (notebooks) too.
     """
@@ -1186,6 +1271,9 @@ def download_series(
             progress=progress,
             wait=wait,
             max_series_bytes=max_series_bytes,
+            storage_options=storage_options,
+            cluster=cluster,
+            cluster_max_requests=cluster_max_requests,
         )
     )
 

@@ -10,6 +10,7 @@ Consuming services use it to test their own pipelines offline::
         assert server.count("getSeries") == 2
 """
 
+from ._dataset import cohort_dataset
 from ._fake import DEFAULT_API_KEY, FakeTCIA
 from ._faults import CorruptBody, Delay, Fault, FaultPlan, ResetMidBody, Status, Trickle, Truncate
 from ._http import App, LoopbackServer, Request, Response
@@ -31,5 +32,6 @@ __all__ = [
     "Status",
     "Trickle",
     "Truncate",
+    "cohort_dataset",
     "fake_tcia_server",
 ]

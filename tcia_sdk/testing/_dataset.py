@@ -130,15 +130,39 @@ ALIASES = {
 @functools.cache
 def default_dataset() -> tuple[SeriesData, ...]:
     """The bundled dataset (built once, deterministically)."""
+    return _build(_PLAN)
+
+
+@functools.cache
+def cohort_dataset(patients: int) -> tuple[SeriesData, ...]:
+    """The bundled dataset plus ``patients`` more in collection COHORT-FAKE, one small CT series
+    each: enough series for bulk and cluster runs (built once per size, deterministically)."""
+    cohort = [
+        (
+            "COHORT-FAKE",
+            "CC BY 4.0",
+            f"COH-{i:04d}",
+            "FM"[i % 2],
+            f"{40 + i % 40:03d}Y",
+            [("1", dt.date(2012, 1, 1) + dt.timedelta(days=i), "CT CHEST", [("CT", "LUNG", 2)])],
+        )
+        for i in range(1, patients + 1)
+    ]
+    return _build([*_PLAN, *cohort])
+
+
+def _build(plan: list[Any]) -> tuple[SeriesData, ...]:
     out: list[SeriesData] = []
     serial = 0
     study_serial = 0
-    for patient_index, (collection, license_name, patient, sex, age, studies) in enumerate(_PLAN, start=1):
+    for patient_index, (collection, license_name, patient, sex, age, studies) in enumerate(plan, start=1):
         released = dt.date(2014, 3, 4) if collection == "TCGA-FAKE" else dt.date(2016, 8, 9)
         for study_index, (study_suffix, study_date, study_desc, series_plan) in enumerate(studies):
             study_serial += 1
             p = patient.replace("-", "").lower()
-            study_uid = f"{ROOT}.{sum(map(ord, p))}.{study_suffix}"
+            # The bundled patients' UIDs stay as they always were; cohort patients get their index.
+            root = sum(map(ord, p)) if patient_index <= len(_PLAN) else 9000 + patient_index
+            study_uid = f"{ROOT}.{root}.{study_suffix}"
             for number, (modality, body_part, count) in enumerate(series_plan, start=1):
                 serial += 1
                 series_uid = f"{study_uid}.{number}{serial:02d}"

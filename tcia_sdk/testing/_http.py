@@ -81,6 +81,8 @@ class LoopbackServer:
         self._thread: threading.Thread | None = None
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._active: Counter[str] = Counter()  # requests being answered, per endpoint
+        self._peak: Counter[str] = Counter()
 
     # -- observing -------------------------------------------------------------------------
     @property
@@ -96,10 +98,16 @@ class LoopbackServer:
         with self._lock:
             return Counter(r.path.rsplit("/", 1)[-1] for r in self.requests)
 
+    def peak(self, endpoint: str) -> int:
+        """The most requests to ``endpoint`` (a path's last part) answered at once since the reset."""
+        with self._lock:
+            return self._peak[endpoint]
+
     def reset(self) -> None:
-        """Forget recorded requests and scripted faults."""
+        """Forget recorded requests, peaks and scripted faults."""
         with self._lock:
             self.requests.clear()
+            self._peak.clear()
         self.faults.clear()
 
     # -- running ---------------------------------------------------------------------------
@@ -201,8 +209,18 @@ class LoopbackServer:
             headers=headers,
             body=body,
         )
+        endpoint = request.path.rsplit("/", 1)[-1]
         with self._lock:
             self.requests.append(request)
+            self._active[endpoint] += 1
+            self._peak[endpoint] = max(self._peak[endpoint], self._active[endpoint])
+        try:
+            return await self._answer(request, writer)
+        finally:
+            with self._lock:
+                self._active[endpoint] -= 1
+
+    async def _answer(self, request: Request, writer: asyncio.StreamWriter) -> bool:
         # Faults match form fields too: NBIA's POST endpoints take their parameters in the body.
         form = (
             request.form
