@@ -2,90 +2,31 @@
 
 Endpoint subcommands are built from the generated descriptors when they are looked up, so every
 spec's endpoints appear here without code: ``tcia --api nbia_v4 get-series --collection X``.
-Credentials come from the environment (``TCIA_API_KEY``, ``NBIA_USERNAME``/``NBIA_PASSWORD``).
+
+Exit codes (`main`): 0 all good; 1 a call failed, a series failed or a file could not be written;
+2 a usage error; 130 interrupted. Every failure ends with one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import sys
 from typing import Any
 
 import click
 
-from .._runtime.endpoint import Endpoint, Param
+from .._runtime.endpoint import Endpoint
+from .._version import __version__
 from .._versions import available_versions, load_version
-from ..errors import TCIAError
-from ._context import DEFAULT_API, _api_name, make_client
+from ._context import DEFAULT_API, _api_name
 from ._download import download
-from ._output import emit, print_table
-
-OUTPUTS = click.Choice(["table", "json", "csv"])
+from ._endpoint_command import endpoint_command
+from ._exit import INTERRUPTED, OK, USAGE, Interrupted, show_usage_error
+from ._fake_server import fake_server
+from ._output import OUTPUTS, emit_rows
 
 
 def _endpoints(api: str) -> dict[str, Endpoint]:
     module = load_version(api)
     return {e.python_name.replace("_", "-"): e for e in module.ENDPOINTS}
-
-
-def _click_type(param: Param) -> click.ParamType[Any]:
-    if param.type == "int":
-        return click.INT
-    if param.type == "float":
-        return click.FLOAT
-    if param.type == "bool":
-        return click.BOOL
-    if param.type == "date":
-        return click.DateTime(formats=["%Y-%m-%d"])
-    if param.type == "enum":
-        return click.Choice(list(param.enum))
-    return click.STRING
-
-
-def _option(param: Param) -> click.Option:
-    help_text = param.doc + (" (YYYY-MM-DD)" if param.type == "date" else "") + f" [wire: {param.wire}]"
-    return click.Option(
-        [f"--{param.python.rstrip('_').replace('_', '-')}", param.python],
-        type=_click_type(param),
-        required=param.required,
-        multiple=param.repeated,
-        help=help_text,
-    )
-
-
-def endpoint_command(endpoint: Endpoint) -> click.Command:
-    """A subcommand calling ``endpoint`` with its parameters as options."""
-    params: list[click.Parameter] = [_option(p) for p in endpoint.params]
-    if endpoint.result == "binary":
-        params.append(click.Option(["--to", "to"], required=True, help="file to write"))
-    else:
-        params.append(
-            click.Option(["--output", "-o", "output"], type=OUTPUTS, default="table", show_default=True)
-        )
-
-    def run(**kwargs: Any) -> None:
-        ctx = click.get_current_context()
-        output = kwargs.pop("output", "table")
-        for param in endpoint.params:
-            value = kwargs.get(param.python)
-            if isinstance(value, dt.datetime) and param.type == "date":
-                kwargs[param.python] = value.date()
-            elif param.repeated:
-                kwargs[param.python] = list(value) if value else None
-        with make_client(ctx) as client:
-            try:
-                result = getattr(client, endpoint.python_name)(**kwargs)
-            except TCIAError as exc:
-                raise click.ClickException(str(exc)) from None
-        emit(result, output, endpoint.value_field)
-
-    return click.Command(
-        endpoint.python_name.replace("_", "-"),
-        params=params,
-        callback=run,
-        help=f"{endpoint.doc} [{endpoint.method} {endpoint.name}]",
-        short_help=endpoint.doc.split(". ")[0][:70],
-    )
 
 
 class ApiGroup(click.Group):
@@ -101,8 +42,33 @@ class ApiGroup(click.Group):
         endpoint = _endpoints(_api_name(ctx)).get(cmd_name)
         return endpoint_command(endpoint) if endpoint is not None else None
 
+    def invoke(self, ctx: click.Context) -> Any:
+        # Ctrl-C in any command: our one line, not click's blank line and "Aborted!".
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted") from None
+
+
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(f"tcia {__version__} (tcia_sdk)")
+    for name in available_versions():
+        api = load_version(name).API
+        click.echo(f"  {name}: {api.name}, API version {api.api_version} ({api.status}), {api.spec_file}")
+    ctx.exit()
+
 
 @click.group(cls=ApiGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="The package version and the API versions generated into it.",
+)
 @click.option(
     "--api",
     type=click.Choice(available_versions()),
@@ -112,58 +78,76 @@ class ApiGroup(click.Group):
     help="API version (spec) to use.",
 )
 @click.option(
-    "--base-url", envvar="TCIA_BASE_URL", help="Override the API's base URL (e.g. the fake server)."
+    "--server",
+    metavar="NAME|URL",
+    help="A server of the API (production, nlst, ...: the client's server=) or a base URL. "
+    "Default: the version's environment variable (TCIA_BASE_URL for nbia_v4), else production.",
 )
-@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds per request.")
-@click.option("--max-retries", type=int, default=2, show_default=True)
-def cli(api: str, base_url: str | None, timeout: float, max_retries: int) -> None:
+@click.option("--base-url", metavar="URL", help="The same as --server URL.")
+@click.option(
+    "--api-key",
+    metavar="KEY",
+    help="The API key of versions that need one (v3); default: the TCIA_API_KEY environment "
+    "variable, which keeps it out of the shell history. Never printed.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=120.0,
+    show_default=True,
+    help="Seconds per request read (> 0).",
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Retries of a failed idempotent request (>= 0).",
+)
+def cli(
+    api: str,
+    server: str | None,
+    base_url: str | None,
+    api_key: str | None,
+    timeout: float,
+    max_retries: int,
+) -> None:
     """Query The Cancer Imaging Archive and download image series.
 
-    Run `tcia --api v3 COMMAND --help` for one endpoint's options.
+    Run `tcia --api v3 COMMAND --help` for one endpoint's options. Exit codes: 0 all good, 1 a call
+    or a series failed, 2 usage error, 130 interrupted.
     """
 
 
 @cli.command("endpoints")
-@click.option("--output", "-o", type=OUTPUTS, default="table", show_default=True)
+@click.option("--output", "-o", type=click.Choice(OUTPUTS), default="table", show_default=True)
 @click.pass_context
 def list_endpoints(ctx: click.Context, output: str) -> None:
     """List the chosen API's endpoints and their subcommands."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"command": name, "endpoint": e.name, "method": e.method, "returns": e.result}
         for name, e in sorted(_endpoints(_api_name(ctx.find_root())).items())
     ]
-    if output == "table":
-        print_table(["command", "endpoint", "method", "returns"], rows)
-    else:
-        emit(rows, output)
+    emit_rows(output, ["command", "endpoint", "method", "returns"], rows)
 
 
-@cli.command("fake-server")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8080, show_default=True)
-@click.option("--versions", default=",".join(available_versions()), show_default=True)
-@click.option("--latency", type=float, default=0.0, help="Seconds added to every response.")
-def fake_server(host: str, port: int, versions: str, latency: float) -> None:
-    """Serve the offline fake TCIA (every API version) until interrupted."""
-    from ..testing._serve import serve_forever
-
-    serve_forever(versions.split(","), host=host, port=port, latency=latency)
-
-
+cli.add_command(fake_server)
 cli.add_command(download)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``tcia`` and return its exit code (the console script exits with it)."""
     try:
-        cli.main(args=argv, prog_name="tcia", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
+        code = cli.main(args=argv, prog_name="tcia", standalone_mode=False)
+    except click.UsageError as exc:
+        show_usage_error(exc)
+        return USAGE
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except click.Abort:
-        print("aborted", file=sys.stderr)
-        return 130
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+    except (click.Abort, KeyboardInterrupt):
+        Interrupted("interrupted").show()
+        return INTERRUPTED
+    except SystemExit as exc:  # shell completion, and click's own exit on a closed pipe
+        return exc.code if isinstance(exc.code, int) else OK if exc.code is None else 1
+    return code if isinstance(code, int) else OK

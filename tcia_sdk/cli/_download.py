@@ -1,17 +1,35 @@
-"""``tcia download``: series from a manifest, UIDs or a query, with progress and a failure summary."""
+"""``tcia download``: series from UIDs, a manifest or a query, with progress and a failure summary.
+
+Every option of the download command is parsed here, in one place, and handed to the engine's
+public functions (``download_series``, ``estimate_download``, ``read_manifest``).
+
+Exit codes: 0 every series verified (downloaded or skipped); 1 some series failed, the
+destination cannot be written, or (``--no-wait``) another run holds it; 2 a usage error; 130
+interrupted, after saying how far it got (a rerun of the same command resumes: verified series
+are skipped).
+"""
 
 from __future__ import annotations
 
+import logging
+import re
 import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 
-from ..download import Progress, download_series, estimate_download, read_manifest
-from ..errors import TCIAError
+from ..download import download_series, estimate_download, read_manifest
+from ..errors import DestinationLockedError
 from ._context import make_client
+from ._exit import FAILED, CommandFailed, Interrupted, failures_reported, one_line
 from ._output import print_table
+from ._progress import DownloadProgress, human_bytes
+
+ENGINE_LOGGER = "tcia_sdk.download"  # its warnings: waiting for the lock, renamed folders, ...
 
 
 def _query_rows(client: Any, where: tuple[str, ...]) -> list[Any]:
@@ -32,12 +50,123 @@ def _query_rows(client: Any, where: tuple[str, ...]) -> list[Any]:
     return rows
 
 
+class ByteSize(click.ParamType[int]):
+    """A byte count: ``2000000000``, ``2GB``, ``1.5 GiB``, ``500MB`` (decimal and binary units)."""
+
+    name = "size"
+    _UNITS: ClassVar[dict[str, int]] = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9}
+    _UNITS |= {"tb": 10**12, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+    _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        match = self._SIZE.match(str(value))
+        unit = self._UNITS.get(match.group(2).lower()) if match else None
+        if match is None or unit is None:
+            self.fail(f"{value!r} is not a size such as 2000000000, 500MB or 2GiB", param, ctx)
+        size = int(float(match.group(1)) * unit)
+        if size < 1:
+            self.fail(f"{value!r} is less than one byte", param, ctx)
+        return size
+
+
+def _manifest_uids(manifest: Path) -> list[str]:
+    """The manifest's UIDs; ``-`` is stdin (``tcia get-series ... -o csv | tcia download --manifest -``)."""
+    if str(manifest) != "-":
+        return read_manifest(manifest)
+    text = sys.stdin.read()
+    # read_manifest reads files: give it one, and name stdin, not the temporary file, in its errors.
+    with tempfile.TemporaryDirectory(prefix="tcia-manifest-") as folder:
+        path = Path(folder) / "stdin"
+        path.write_text(text, encoding="utf-8")
+        try:
+            return read_manifest(path)
+        except ValueError as exc:
+            raise ValueError(str(exc).replace(str(path), "<stdin>")) from None
+
+
+def _writable_folder(path: Path, option: str) -> None:
+    """Make ``path`` and prove a file can be written in it, before any request: a read-only
+    folder or a path under a file then ends in one line instead of a failure per series."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        blocker = next((p for p in (path, *path.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            reason = f"{blocker} is a file, not a folder"
+        else:
+            reason = exc.strerror or str(exc)
+        raise CommandFailed(f"{option} {path}: cannot write there ({reason})") from None
+
+
+def _estimate_lines(client: Any, series: Any) -> list[str]:
+    estimate = estimate_download(client, series)
+    if estimate.dicom_bytes is None:
+        size = "size unknown"
+    else:
+        size = f"{human_bytes(estimate.dicom_bytes)} ({estimate.dicom_bytes:,} bytes)"
+    lines = [f"{estimate.series} series, {estimate.instances} instances, {size}"]
+    if estimate.unknown_size and estimate.dicom_bytes is not None:
+        lines.append(f"size unknown for {len(estimate.unknown_size)} of them")
+    if estimate.unknown_series:
+        lines.append(f"not found: {', '.join(estimate.unknown_series)}")
+    return lines
+
+
+def _uid_of(item: Any) -> str | None:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, Mapping):
+        return str(item.get("SeriesInstanceUID"))
+    uid = getattr(item, "series_instance_uid", None)
+    return uid if isinstance(uid, str) else None
+
+
+def _interrupted(dest: Path, series: list[Any], tracker: DownloadProgress) -> Interrupted:
+    """What an interrupted run got done, from the destination's own metadata.csv (the engine writes
+    it on the way out), else from the progress counts."""
+    wanted = {uid for uid in map(_uid_of, series) if uid}
+    try:
+        verified = len(wanted & set(read_manifest(dest / "metadata.csv")))
+        done = f"{verified} of {len(wanted)} series verified in {dest}"
+    except (OSError, ValueError):
+        done = f"{tracker.series_done} of {tracker.series_total} series finished"
+    return Interrupted(f"interrupted: {done}; running the same command again resumes")
+
+
+class _EngineNotes(logging.Handler):
+    """The engine's warnings as lines on stderr, above the bars (it waits for a lock, renames a
+    folder two series would share, ignores a tampered record)."""
+
+    def __init__(self, tracker: DownloadProgress) -> None:
+        super().__init__(logging.WARNING)
+        self._tracker = tracker
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._tracker.note(one_line(record.getMessage()))
+
+
+@contextmanager
+def _engine_notes(tracker: DownloadProgress) -> Iterator[None]:
+    logger = logging.getLogger(ENGINE_LOGGER)
+    handler = _EngineNotes(tracker)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
 @click.command("download")
 @click.argument("uids", nargs=-1)
 @click.option(
     "--manifest",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A .tcia manifest or a one-column SeriesInstanceUID CSV.",
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
+    help="A .tcia manifest, or any CSV with a SeriesInstanceUID column (tcia get-series -o csv, the "
+    "metadata.csv of an earlier download); - reads it from stdin.",
 )
 @click.option(
     "--where",
@@ -58,8 +187,16 @@ def _query_rows(client: Any, where: tuple[str, ...]) -> list[Any]:
     show_default=True,
     help="flat, classic, descriptive or a %Keyword template.",
 )
-@click.option("--workers", type=int, default=8, show_default=True)
-@click.option("--retries", type=int, default=2, show_default=True, help="Extra attempts per series.")
+@click.option("--workers", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--retries", type=click.IntRange(min=0), default=2, show_default=True, help="Extra attempts per series."
+)
+@click.option(
+    "--max-series-bytes",
+    type=ByteSize(),
+    help="The most a series whose metadata gives no size may take (TCIA v3), e.g. 20GB "
+    "[default: the SDK's, 50 GiB].",
+)
 @click.option("--dry-run", is_flag=True, help="Only count the series, instances and bytes.")
 @click.option(
     "--skip-existing/--force",
@@ -68,6 +205,12 @@ def _query_rows(client: Any, where: tuple[str, ...]) -> list[Any]:
     help="Skip series verified by an earlier run, or download everything again.",
 )
 @click.option("--fail-fast", is_flag=True, help="Stop starting new series after a failure.")
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="When another run downloads into --dest: wait for it (saying so), or exit 1 at once.",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a terminal).")
 @click.pass_context
 def download(
@@ -79,69 +222,52 @@ def download(
     layout: str,
     workers: int,
     retries: int,
+    max_series_bytes: int | None,
     dry_run: bool,
     skip_existing: bool,
     fail_fast: bool,
+    wait: bool,
     progress: bool | None,
 ) -> None:
     """Download series, verified and laid out, resumable: from UIDs, a manifest or a query."""
     if sum(bool(x) for x in (uids, manifest, where)) != 1:
         raise click.UsageError("give series UIDs, --manifest or --where (one of them)")
-    with make_client(ctx) as client:
-        try:
-            series: Any = (
-                list(uids) if uids else (read_manifest(manifest) if manifest else _query_rows(client, where))
-            )
-            if dry_run:
-                estimate = estimate_download(client, series)
-                size = "unknown" if estimate.dicom_bytes is None else f"{estimate.dicom_bytes:,} bytes"
-                click.echo(f"{estimate.series} series, {estimate.instances} instances, {size}")
-                if estimate.unknown_series:
-                    click.echo(f"unknown series: {', '.join(estimate.unknown_series)}")
-                return
-            show = sys.stderr.isatty() if progress is None else progress
-            report = _run(client, series, dest, layout, workers, retries, skip_existing, fail_fast, show)
-        except (TCIAError, ValueError) as exc:
-            raise click.ClickException(str(exc)) from None
-    counts = (
-        f"{len(report.downloaded)} downloaded, {len(report.skipped)} skipped, {len(report.failed)} failed"
-    )
-    click.echo(f"{counts}; into {report.destination}")
-    if report.failed:
-        rows = [{"series": r.series_instance_uid, "error": str(r.error)} for r in report.failed]
-        print_table(["series", "error"], rows, title="failed")
-        ctx.exit(1)
-
-
-def _run(
-    client: Any,
-    series: Any,
-    dest: Path,
-    layout: str,
-    workers: int,
-    retries: int,
-    skip_existing: bool,
-    fail_fast: bool,
-    show: bool,
-) -> Any:
     options: dict[str, Any] = {
         "layout": layout,
         "workers": workers,
         "retries": retries,
         "force": not skip_existing,
         "fail_fast": fail_fast,
+        "wait": wait,
     }
-    if not show:
-        return download_series(client, series, dest, **options)
-    from rich.progress import BarColumn, DownloadColumn, TextColumn, TransferSpeedColumn
-    from rich.progress import Progress as Bars
-
-    with Bars(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn()) as bars:
-        series_task = bars.add_task("series", total=None)
-        bytes_task = bars.add_task("bytes", total=None)
-
-        def update(event: Progress) -> None:
-            bars.update(series_task, completed=event.series_done, total=event.series_total)
-            bars.update(bytes_task, completed=event.bytes_done, total=event.bytes_expected)
-
-        return download_series(client, series, dest, progress=update, **options)
+    if max_series_bytes is not None:
+        options["max_series_bytes"] = max_series_bytes
+    with make_client(ctx) as client, failures_reported():
+        if not dry_run:
+            _writable_folder(dest, "--dest")
+        series: Any = (
+            list(uids) if uids else (_manifest_uids(manifest) if manifest else _query_rows(client, where))
+        )
+        if dry_run:
+            for line in _estimate_lines(client, series):
+                click.echo(line)
+            return
+        tracker = DownloadProgress(len(series), show=sys.stderr.isatty() if progress is None else progress)
+        try:
+            with tracker, _engine_notes(tracker):
+                report = download_series(client, series, dest, progress=tracker, **options)
+        except KeyboardInterrupt:
+            raise _interrupted(dest, series, tracker) from None
+        except DestinationLockedError:
+            raise CommandFailed(
+                f"--dest {dest} is in use by another download run; wait for it to finish, or leave out "
+                "--no-wait to wait for it"
+            ) from None
+    counts = (
+        f"{len(report.downloaded)} downloaded, {len(report.skipped)} skipped, {len(report.failed)} failed"
+    )
+    click.echo(f"{counts}; into {report.destination}")
+    if report.failed:
+        rows = [{"series": r.series_instance_uid, "error": str(r.error)} for r in report.failed]
+        print_table(["series", "error"], rows, caption="failed")
+        ctx.exit(FAILED)
