@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import click
 
 from ..download import download_series, estimate_download, read_manifest
+from ..download._destination import local_or_store
 from ..errors import DestinationLockedError
 from ._context import make_client
 from ._exit import FAILED, CommandFailed, Interrupted, failures_reported, one_line
@@ -125,15 +126,17 @@ def _uid_of(item: Any) -> str | None:
     return uid if isinstance(uid, str) else None
 
 
-def _interrupted(dest: Path, series: list[Any], tracker: DownloadProgress) -> Interrupted:
-    """What an interrupted run got done, from the destination's own metadata.csv (the engine writes
-    it on the way out), else from the progress counts."""
+def _interrupted(folder: Path | None, dest: str, series: list[Any], tracker: DownloadProgress) -> Interrupted:
+    """What an interrupted run got done, from a folder's own metadata.csv (the engine writes it on
+    the way out), else from the progress counts (series that ended: verified, skipped or failed)."""
     wanted = {uid for uid in map(_uid_of, series) if uid}
     try:
-        verified = len(wanted & set(read_manifest(dest / "metadata.csv")))
+        if folder is None:
+            raise ValueError("an object store: its metadata.csv is not read back")
+        verified = len(wanted & set(read_manifest(folder / "metadata.csv")))
         done = f"{verified} of {len(wanted)} series verified in {dest}"
     except (OSError, ValueError):
-        done = f"{tracker.series_done} of {tracker.series_total} series finished"
+        done = f"{tracker.series_done} of {tracker.series_total} series finished in {dest}"
     return Interrupted(f"interrupted: {done}; running the same command again resumes")
 
 
@@ -160,6 +163,29 @@ def _engine_notes(tracker: DownloadProgress) -> Iterator[None]:
         logger.removeHandler(handler)
 
 
+@contextmanager
+def _cluster(address: str | None) -> Iterator[Any]:
+    """The Dask client of ``--dask`` (None without it), closed at the end."""
+    if address is None:
+        yield None
+        return
+    try:
+        from ..download._cluster import connect
+    except ImportError:
+        raise click.UsageError("--dask needs Dask: pip install 'tcia-sdk[dask]'") from None
+    try:
+        cluster = connect(address)
+        client = cluster.__enter__()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    except OSError as exc:
+        raise CommandFailed(f"--dask {address}: cannot reach the scheduler ({one_line(str(exc))})") from None
+    try:
+        yield client
+    finally:
+        cluster.__exit__(None, None, None)
+
+
 @click.command("download")
 @click.argument("uids", nargs=-1)
 @click.option(
@@ -177,9 +203,34 @@ def _engine_notes(tracker: DownloadProgress) -> Iterator[None]:
 @click.option(
     "--dest",
     "-d",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("tcia-data"),
+    default="tcia-data",
     show_default=True,
+    help="A folder, or an object-store URL: s3://bucket/prefix (also gs://, az://; the tcia-sdk[s3] "
+    "extra). Credentials come from the store's usual chain (environment, profile, instance role).",
+)
+@click.option(
+    "--endpoint-url",
+    metavar="URL",
+    help="An S3-compatible store (MinIO, Ceph, ...) for s3:// destinations [default: $AWS_ENDPOINT_URL].",
+)
+@click.option(
+    "--staging-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where series are verified before they are uploaded to an object store [default: the temp folder].",
+)
+@click.option(
+    "--dask",
+    "dask_address",
+    metavar="ADDRESS",
+    help="Run on a Dask cluster: tcp://scheduler:8786, or local:N for N worker processes on this "
+    "machine (the tcia-sdk[dask] extra). --workers is then per worker process.",
+)
+@click.option(
+    "--cluster-max-requests",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="With --dask: the most requests to TCIA in flight across the whole cluster.",
 )
 @click.option(
     "--layout",
@@ -218,7 +269,11 @@ def download(
     uids: tuple[str, ...],
     manifest: Path | None,
     where: tuple[str, ...],
-    dest: Path,
+    dest: str,
+    endpoint_url: str | None,
+    staging_dir: Path | None,
+    dask_address: str | None,
+    cluster_max_requests: int,
     layout: str,
     workers: int,
     retries: int,
@@ -242,9 +297,21 @@ def download(
     }
     if max_series_bytes is not None:
         options["max_series_bytes"] = max_series_bytes
+    try:
+        target = local_or_store(dest)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).removeprefix("dest: "), param_hint="--dest") from None
+    store = isinstance(target, str)
+    if (endpoint_url or staging_dir) and not store:
+        raise click.UsageError(
+            "--endpoint-url and --staging-dir are for object-store destinations (s3://...)"
+        )
+    if store:
+        storage = {"endpoint_url": endpoint_url, "staging_dir": str(staging_dir) if staging_dir else None}
+        options["storage_options"] = {k: v for k, v in storage.items() if v}
     with make_client(ctx) as client, failures_reported():
-        if not dry_run:
-            _writable_folder(dest, "--dest")
+        if not dry_run and isinstance(target, Path):
+            _writable_folder(target, "--dest")
         series: Any = (
             list(uids) if uids else (_manifest_uids(manifest) if manifest else _query_rows(client, where))
         )
@@ -254,10 +321,12 @@ def download(
             return
         tracker = DownloadProgress(len(series), show=sys.stderr.isatty() if progress is None else progress)
         try:
-            with tracker, _engine_notes(tracker):
+            with tracker, _engine_notes(tracker), _cluster(dask_address) as cluster:
+                if cluster is not None:
+                    options.update(cluster=cluster, cluster_max_requests=cluster_max_requests)
                 report = download_series(client, series, dest, progress=tracker, **options)
         except KeyboardInterrupt:
-            raise _interrupted(dest, series, tracker) from None
+            raise _interrupted(target if isinstance(target, Path) else None, dest, series, tracker) from None
         except DestinationLockedError:
             raise CommandFailed(
                 f"--dest {dest} is in use by another download run; wait for it to finish, or leave out "

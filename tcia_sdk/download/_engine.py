@@ -816,17 +816,21 @@ class _Run:
     # -- one series ---------------------------------------------------------------------------
     async def series(self, uid: str, given: Mapping[str, Any] | None) -> SeriesResult:
         verified_bytes: int | None = None
+        ended = False  # downloaded, skipped or failed: not cut short by a cancellation
         try:
             result = await self._series(uid, given)
             verified_bytes = result.dicom_bytes
+            ended = True
             return result
         except _Failed as failed:
             if self.fail_fast:
                 self.stop = True
+            ended = True
             return SeriesResult(uid, "failed", error=failed.error, attempts=failed.attempts)
         finally:
             self.planner.propose(uid, None)  # a no-op once proposed; else later series would wait
-            self.meter.finish(uid, verified_bytes)
+            if ended:  # an interrupted series is not done: Progress counts what finished
+                self.meter.finish(uid, verified_bytes)
 
     async def _series(self, uid: str, given: Mapping[str, Any] | None) -> SeriesResult:
         fields: Mapping[str, Any] | None = given

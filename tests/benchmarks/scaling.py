@@ -105,7 +105,7 @@ def loopback_s3() -> Iterator[Callable[[], str]]:
     """moto's S3 server, the standard variables pointing at it (workers started later inherit
     them); yields a maker of fresh buckets (moto lists a prefix by scanning the whole bucket, so
     each run gets its own: what a run costs must not grow with the runs before it)."""
-    from tests.download._s3 import MotoServer, aws_environment, env_patch
+    from tests._s3 import MotoServer, aws_environment, env_patch
 
     with MotoServer() as moto, contextlib.contextmanager(env_patch)(aws_environment(moto.url)):
 

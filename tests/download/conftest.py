@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import contextlib
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,8 +8,6 @@ import pytest
 from tcia_sdk import RetryPolicy, nbia_v4
 from tcia_sdk.testing import DEFAULT_API_KEY, FakeTCIA, LoopbackServer
 from tcia_sdk.v3 import AsyncClient, Client
-
-from ._s3 import MotoServer, aws_environment, env_patch
 
 FAST = RetryPolicy(initial_delay=0.01, max_delay=0.02, max_retry_after=0.2)
 
@@ -65,20 +61,3 @@ def outside(root: Path, dest: Path) -> list[str]:
     """Everything under ``root`` that is not under ``dest`` (nor ``dest`` itself or its parents)."""
     keep = {dest, *dest.parents}
     return sorted(str(p) for p in root.rglob("*") if p not in keep and dest not in p.parents)
-
-
-# -- a real S3 API on loopback (moto's server) ------------------------------------------------
-@pytest.fixture(scope="session")
-def moto() -> Iterator[MotoServer]:
-    """moto's S3 server, with the standard AWS variables pointing at it for this session (child
-    processes, Dask workers among them, inherit them)."""
-    with MotoServer() as server, contextlib.contextmanager(env_patch)(aws_environment(server.url)):
-        yield server
-
-
-@pytest.fixture
-def bucket(moto: MotoServer) -> str:
-    """A fresh, empty bucket."""
-    name = f"tcia-{uuid.uuid4().hex[:12]}"
-    moto.boto3().create_bucket(Bucket=name)
-    return name

@@ -22,8 +22,8 @@ import pytest
 from tcia_sdk import Progress, ServerError, download_series, nbia_v4, v3
 from tcia_sdk.download._cluster import RunSecrets, ShardItem, balance
 from tcia_sdk.testing import DEFAULT_API_KEY, Delay, FakeTCIA, LoopbackServer, Status, cohort_dataset
+from tests._s3 import MotoServer
 
-from ._s3 import MotoServer
 from .conftest import FAST
 
 COHORT = cohort_dataset(16)

@@ -21,8 +21,8 @@ import pytest
 from tcia_sdk import ConfigurationError, DownloadError, Progress, download_series, nbia_v4
 from tcia_sdk.download._objectstore import ObjectStore, StoreSpec, _folder_key
 from tcia_sdk.testing import CorruptBody, Delay, FakeTCIA, LoopbackServer, Status, cohort_dataset
+from tests._s3 import ACCESS_KEY, SECRET_KEY, MotoServer, proxy_to
 
-from ._s3 import ACCESS_KEY, SECRET_KEY, MotoServer, proxy_to
 from .conftest import FAST
 
 
