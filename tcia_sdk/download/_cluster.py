@@ -55,6 +55,7 @@ from ._engine import (
     _info,
     _parse_int,
     _Run,
+    no_metadata,
 )
 from ._layout import needs_header
 from ._objectstore import StoreSpec
@@ -643,9 +644,7 @@ async def _plan_items(
         except Exception as exc:
             return _as_download_error(exc, uid, "its metadata could not be read")
         if found is None:
-            return DownloadError(
-                "the API has no metadata for this series (unknown or not public)", series_instance_uid=uid
-            )
+            return no_metadata(run.client, uid)
         return found
 
     found = dict(zip(fetch, await asyncio.gather(*(fields_of(uid) for uid in fetch)), strict=True))

@@ -566,6 +566,21 @@ def _retryable(exc: BaseException) -> bool:
     return not isinstance(exc, _Failed) and (isinstance(exc, RETRYABLE) or not isinstance(exc, TCIAError))
 
 
+def no_metadata(client: BaseAPIClient, uid: str) -> DownloadError:
+    """The failure of a series the server does not know, naming the API's other servers that hold
+    data of their own: a series of a collection served elsewhere (NLST) is unknown to the main host."""
+    others = [s for s in client._api.servers if s.name != client.server and s.exclusive]
+    elsewhere = ""
+    if others:
+        names = ", ".join(f"server={s.name!r}" + (f" ({s.doc.rstrip('.')})" if s.doc else "") for s in others)
+        elsewhere = f"; if it is served by another host of this API, pass {names}"
+    where = f" on {client.server}" if client.server else ""
+    return DownloadError(
+        f"the API{where} has no metadata for this series (unknown or not public){elsewhere}",
+        series_instance_uid=uid,
+    )
+
+
 def _as_download_error(exc: BaseException, uid: str, doing: str) -> TCIAError:
     if isinstance(exc, TCIAError):
         return exc
@@ -948,11 +963,7 @@ class _Run:
                 raise
             raise _Failed(_as_download_error(exc, uid, "its metadata could not be read")) from None
         if fields is None:
-            raise _Failed(
-                DownloadError(
-                    "the API has no metadata for this series (unknown or not public)", series_instance_uid=uid
-                )
-            )
+            raise _Failed(no_metadata(self.client, uid))
         return fields
 
     def _metadata_arrived(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 import pytest
 import respx
 
-from tcia_sdk import WrongServerError
+from tcia_sdk import WrongServerError, download_series
 from tcia_sdk.nbia_v4 import AsyncClient, Client
 from tcia_sdk.testing import FakeTCIA, LoopbackServer
 
@@ -41,6 +42,24 @@ def test_nlst_asked_of_the_main_host_names_the_nlst_host(monkeypatch: pytest.Mon
         )
         with Client(server="nlst") as tcia:
             assert tcia.get_patient(collection="NLST")[0].patient_id == "100002"
+
+
+def test_a_download_of_a_series_the_main_host_does_not_know_names_the_nlst_host(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An NLST series asked of the main host: its metadata comes back empty, and the failure says
+    where such series live (the hosts whose collections are theirs alone; not staging)."""
+    monkeypatch.delenv("TCIA_BASE_URL", raising=False)
+    main = "https://nbia.cancerimagingarchive.net/nbia-api/services/v4"
+    with respx.mock() as router:
+        router.post(f"{main}/getSeriesMetadata").mock(return_value=httpx.Response(200, text=""))
+        with Client() as tcia:
+            report = download_series(tcia, ["1.2.840.113654.2.55.1234"], tmp_path)
+    error = str(report[0].error)
+    assert report[0].status == "failed"
+    assert "on production has no metadata for this series" in error
+    assert "server='nlst' (The National Lung Screening Trial" in error
+    assert "staging" not in error
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
