@@ -26,6 +26,7 @@ folders fixed. The results come back as one `DownloadReport` in input order.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import statistics
@@ -131,11 +132,13 @@ class SemaphoreGate:
     """A `RequestGate` over a `distributed.Semaphore`: one lease per request in flight.
 
     Asking the scheduler for a lease is a round trip, and a download's next request follows its
-    last at once; so a lease a request gives back stays with this process for ``LINGER`` seconds,
-    and the next request of the process takes it without asking. A lease goes back to the
-    scheduler when no request of this process took it in time, or after ``REUSE`` requests, so
-    that other processes get their turn when the cap binds. The semaphore's calls block, so they
-    run on a few threads of their own, never on the event loop.
+    last at once; so leases are handed within the process: a request giving one back passes it to a
+    request of this process that is waiting, else keeps it idle for ``LINGER`` seconds for the next
+    one. A lease goes back to the scheduler when no request of this process took it in time, or
+    after ``REUSE`` requests, so that other processes get their turn when the cap binds. A request
+    that finds none asks the scheduler; whichever lease comes first (its own, or one handed over)
+    serves it, and the other waits idle for the next request. The semaphore's calls block, so they
+    run on a few threads of their own, never on the event loop. One event loop uses a gate.
     """
 
     LINGER = 0.05
@@ -145,9 +148,30 @@ class SemaphoreGate:
         self._semaphore = semaphore
         self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tcia-lease")
         self._idle: list[list[int]] = []  # leases held and free: [uses]
-        self._lock = threading.Lock()
+        self._waiting: collections.deque[asyncio.Future[list[int]]] = collections.deque()
+        # Leases this process holds, counted where they are granted and released (on the lease
+        # threads), so that `close` gives back every one, even one granted after the loop ended.
+        self._held = 0
+        self._wanting = 0  # requests of this process waiting for a lease (read by the lease threads)
+        self._count = threading.Lock()
+        self._closing = threading.Event()
+
+    def _acquire(self) -> bool:
+        """One lease from the scheduler; False once no request of this process waits for one (a
+        waiter served by a lease handed over must not leave its ask behind, hoarding leases other
+        processes wait for), or the gate closed."""
+        while not self._closing.is_set() and self._wanting > 0:
+            if self._semaphore.acquire(timeout=0.1):
+                with self._count:
+                    self._held += 1
+                return True
+        return False
 
     def _release(self) -> None:
+        with self._count:
+            if self._held == 0:
+                return
+            self._held -= 1
         try:
             self._semaphore.release()
         except Exception as exc:  # the lease timed out meanwhile: the scheduler took it back
@@ -155,56 +179,71 @@ class SemaphoreGate:
 
     @contextlib.contextmanager
     def sync(self) -> Iterator[None]:
-        self._semaphore.acquire()
+        if not self._acquire():
+            raise RuntimeError("the request gate is closed")
         try:
             yield
         finally:
             self._threads.submit(self._release)
 
-    def _take(self) -> list[int] | None:
-        with self._lock:
-            return self._idle.pop() if self._idle else None
+    # -- on the event loop -------------------------------------------------------------------
+    def _hand(self, lease: list[int], loop: asyncio.AbstractEventLoop) -> None:
+        """A free lease: to the first request waiting, else idle for LINGER, else back."""
+        if lease[0] >= self.REUSE:
+            self._threads.submit(self._release)
+            return
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                self._wanting -= 1
+                waiter.set_result(lease)
+                return
+        self._idle.append(lease)
+        loop.call_later(self.LINGER, self._expire, lease)
 
-    def _linger(self, lease: list[int]) -> None:
-        with self._lock:
-            if lease in self._idle:
-                self._idle.remove(lease)
-            else:
-                return  # taken meanwhile
-        self._threads.submit(self._release)
+    def _expire(self, lease: list[int]) -> None:
+        if lease in self._idle:  # nobody took it in time
+            self._idle.remove(lease)
+            self._threads.submit(self._release)
+
+    def _granted(self, done: asyncio.Future[bool], loop: asyncio.AbstractEventLoop) -> None:
+        if not done.cancelled() and done.exception() is None and done.result():
+            self._hand([0], loop)
 
     @contextlib.asynccontextmanager
     async def async_(self) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
-        lease = self._take()
+        lease = self._idle.pop() if self._idle else None
         if lease is None:
-            acquiring = loop.run_in_executor(self._threads, self._semaphore.acquire)
+            waiter: asyncio.Future[list[int]] = loop.create_future()
+            self._waiting.append(waiter)
+            self._wanting += 1
+            asking = loop.run_in_executor(self._threads, self._acquire)
+            asking.add_done_callback(lambda done: self._granted(done, loop))
             try:
-                await asyncio.shield(acquiring)
+                lease = await waiter
             except asyncio.CancelledError:
-                # Cancelled while waiting: the lease may still be granted; give it back when it is.
-                acquiring.add_done_callback(
-                    lambda done: self._threads.submit(self._release) if not done.exception() else None
-                )
+                if waiter.done() and not waiter.cancelled():  # handed a lease just now: pass it on
+                    self._hand(waiter.result(), loop)
+                else:
+                    self._wanting -= 1
                 raise
-            lease = [0]
         try:
             yield
         finally:
             lease[0] += 1
-            if lease[0] >= self.REUSE or loop.is_closed():
+            if loop.is_closed():
                 self._threads.submit(self._release)
             else:
-                with self._lock:
-                    self._idle.append(lease)
-                loop.call_later(self.LINGER, self._linger, lease)
+                self._hand(lease, loop)
 
     def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for _ in idle:
-            self._threads.submit(self._release)
+        """Give back every lease this process holds (call it once the loop is done)."""
+        self._closing.set()
+        self._idle = []
         self._threads.shutdown(wait=True)
+        while self._held:
+            self._release()
 
 
 def semaphore_name(base_url: str, max_requests: int) -> str:

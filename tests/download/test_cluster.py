@@ -19,8 +19,8 @@ from typing import Any
 import distributed
 import pytest
 
-from tcia_sdk import Progress, ServerError, download_series, nbia_v4, v3
-from tcia_sdk.download._cluster import RunSecrets, ShardItem, balance
+from tcia_sdk import DownloadError, Progress, ServerError, download_series, nbia_v4, v3
+from tcia_sdk.download._cluster import RunSecrets, ShardItem, balance, semaphore_name
 from tcia_sdk.testing import DEFAULT_API_KEY, Delay, FakeTCIA, LoopbackServer, Status, cohort_dataset
 from tests._s3 import MotoServer
 
@@ -152,6 +152,12 @@ def test_the_cap_holds_across_the_cluster(
     assert report.ok
     # 2 workers x 4 downloads each would be 8 at once; the cluster's semaphore allows 3.
     assert server.peak("getImage") == 3
+    # Every lease went back: the next run (or another run sharing the cap) has all 3.
+    name = semaphore_name(tcia.base_url, 3)
+    held = dask.run_on_scheduler(
+        lambda dask_scheduler: len(dask_scheduler.extensions["semaphores"].leases[name])
+    )
+    assert held == 0
 
 
 def test_progress_is_one_bar_in_series_and_dicom_bytes(
@@ -294,3 +300,44 @@ def test_bad_cluster_arguments_fail_before_any_request(
     with pytest.raises(ValueError, match="cluster_max_requests"):
         download_series(tcia, UIDS, tmp_path, cluster=dask, cluster_max_requests=0)
     assert server.count() == 0
+
+
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")  # a second cluster beside the module's
+def test_a_shard_that_cannot_run_fails_its_series_only(
+    cohort: tuple[FakeTCIA, LoopbackServer], moto: MotoServer, tmp_path: Path
+) -> None:
+    """With no second chance for a task (allowed-failures 0), killing a worker ends its shard with
+    KilledWorker: each of its series says so, and the other shard's series are downloaded."""
+    import dask
+
+    fake, server = cohort
+    server.reset()
+    server.faults.add(Delay(0.25), path="getImage", times=None)
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as lc,
+        distributed.Client(lc) as cluster,
+        nbia_v4.Client(base_url=fake.base_url(server.url, "nbia_v4"), retry_policy=FAST) as tcia,
+    ):
+        pids = cluster.run(os.getpid)
+        killed: list[int] = []
+
+        def progress(event: Progress) -> None:
+            if event.event == "series" and event.series_done >= 2 and not killed:
+                killed.append(pids[sorted(pids)[0]])
+                os.kill(killed[0], signal.SIGKILL)
+
+        report = download_series(tcia, UIDS, tmp_path, workers=2, cluster=cluster, progress=progress)
+    assert killed
+    failed = report.failed
+    assert failed, "the killed worker's shard should have failed"
+    assert len(report.downloaded) + len(report.failed) == len(UIDS)
+    assert len(report.downloaded) >= len(UIDS) // 2 - 2  # the other shard (about half) stands
+    for result in failed:
+        assert "could not run this series' shard" in str(result.error)
+        assert isinstance(result.error, DownloadError)
+        assert result.error.series_instance_uid == result.series_instance_uid
+    lines = (tmp_path / "metadata.csv").read_text().splitlines()
+    assert len(lines) == 1 + len(commits(tmp_path))  # read back from the records: a shard did not report
