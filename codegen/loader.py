@@ -117,7 +117,7 @@ class _Composer(yaml.SafeLoader):
         # seconds. Deeper than MAX_DEPTH the spec is refused when composed anyway (it cannot get
         # there sooner), so no key is kept for those levels and that rescan stays short.
         if self.flow_level <= MAX_DEPTH:
-            super().save_possible_simple_key()  # type: ignore[no-untyped-call]
+            super().save_possible_simple_key()
 
     def compose_spec(self) -> yaml.Node | None:
         """The root node of the file's document; a second document is refused, not read."""
