@@ -23,10 +23,13 @@ DTYPES = {"str": "string", "int": "Int64", "float": "Float64", "bool": "boolean"
 def to_dataframe(rows: Sequence[Any], *, column: str = "value", model: type | None = None) -> pd.DataFrame:
     """A DataFrame of ``rows``: models (one column per field) or plain values (one ``column``).
 
-    ``model`` gives the columns when ``rows`` is empty.
+    An empty result of an SDK call keeps its model's columns: the list it returns remembers its
+    model (``Rows.model``). For any other empty list, ``model`` gives the columns.
     """
     import pandas as pd
 
+    if model is None:
+        model = getattr(rows, "model", None)
     cls = model if model is not None else (type(rows[0]) if rows else None)
     if cls is None or not attrs.has(cls):
         if rows and not all(isinstance(r, str) for r in rows):

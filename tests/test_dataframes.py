@@ -69,3 +69,30 @@ def test_every_cell_is_its_models_value() -> None:
     assert frame["Extra"].tolist()[3] == "x"
     assert frame["Other"].tolist()[7] == 1
     assert frame["Other"].isna().sum() == 199
+
+
+def test_an_empty_result_of_an_sdk_call_keeps_its_models_columns() -> None:
+    import httpx
+
+    from tcia_sdk import nbia_v4, v3
+
+    def answering(body: bytes) -> httpx.MockTransport:
+        response = httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
+        return httpx.MockTransport(lambda request: response)
+
+    with v3.Client(api_key="k", transport=answering(b"[]")) as tcia:
+        rows = tcia.get_series(collection="NONE")
+    assert rows == []
+    frame = to_dataframe(rows)  # no model= needed: the result knows it
+    assert list(frame.columns) == list(to_dataframe([], model=Series).columns)
+    assert "SeriesInstanceUID" in frame.columns
+    assert str(frame["ImageCount"].dtype) == "Int64"
+    for body in (b"", b"[]"):  # NBIA answers "no rows" with an empty body or an empty list
+        with nbia_v4.Client(transport=answering(body)) as nbia:
+            v4_rows = nbia.get_series(collection="NONE")
+        assert v4_rows == []
+        v4_frame = to_dataframe(v4_rows)
+        assert "DataDescriptionURI" in v4_frame.columns
+        assert str(v4_frame["FileSize"].dtype) == "Int64"
+    # A plain empty list cannot know its model: one "value" column, unless model= says it.
+    assert list(to_dataframe([]).columns) == ["value"]

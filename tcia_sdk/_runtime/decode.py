@@ -184,10 +184,10 @@ def load_json(ctx: DecodeContext) -> Any:
             except msgspec.DecodeError:
                 # NaN and Infinity literals, which Java serialisers write: the stdlib parser reads them.
                 return json.loads(content)
-    except RecursionError:
-        raise ctx.error("JSON nested too deeply to be a TCIA answer") from None
+    except RecursionError as exc:  # chained: the original stays the error's __cause__
+        raise ctx.error("JSON nested too deeply to be a TCIA answer") from exc
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-        raise ctx.error(f"invalid JSON ({exc})") from None
+        raise ctx.error(f"invalid JSON ({exc})") from exc
 
 
 def _fast(model: ModelInfo) -> FastDecoder | None:

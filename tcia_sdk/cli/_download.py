@@ -24,6 +24,7 @@ import click
 
 from ..download import download_series, estimate_download, read_manifest
 from ..download._destination import local_or_store
+from ..download._manifest import is_uid
 from ..errors import DestinationLockedError
 from ._context import make_client
 from ._exit import FAILED, CommandFailed, Interrupted, failures_reported, one_line
@@ -49,6 +50,36 @@ def _query_rows(client: Any, where: tuple[str, ...]) -> list[Any]:
         kwargs[param.python] = value
     rows: list[Any] = getattr(client, info.query.python_name)(**kwargs)
     return rows
+
+
+def _server_uid(row: Any) -> object:
+    if isinstance(row, Mapping):
+        return row.get("SeriesInstanceUID")
+    return getattr(row, "series_instance_uid", None)
+
+
+def _usable_rows(rows: list[Any]) -> tuple[list[Any], list[dict[str, str]]]:
+    """The query's rows whose SeriesInstanceUID is a DICOM UID, and a failure for each other one.
+
+    These rows come from the server, not the command line: a UID such as ``../../x`` is the
+    server's fault and fails that series (exit 1), never a usage error, and it never reaches the
+    engine, so it cannot touch a path.
+    """
+    usable: list[Any] = []
+    rejected: list[dict[str, str]] = []
+    for row in rows:
+        uid = _server_uid(row)
+        if is_uid(uid):
+            usable.append(row)
+        else:
+            rejected.append(
+                {
+                    "series": str(uid),
+                    "error": f"the server sent {uid!r} as a SeriesInstanceUID: not a DICOM UID "
+                    "(digits and dots, at most 64 characters); nothing was written for it",
+                }
+            )
+    return usable, rejected
 
 
 class ByteSize(click.ParamType[int]):
@@ -312,12 +343,21 @@ def download(
     with make_client(ctx) as client, failures_reported():
         if not dry_run and isinstance(target, Path):
             _writable_folder(target, "--dest")
-        series: Any = (
-            list(uids) if uids else (_manifest_uids(manifest) if manifest else _query_rows(client, where))
-        )
+        rejected: list[dict[str, str]] = []
+        series: Any
+        if uids:
+            series = list(uids)
+        elif manifest:
+            series = _manifest_uids(manifest)
+        else:
+            series, rejected = _usable_rows(_query_rows(client, where))
         if dry_run:
             for line in _estimate_lines(client, series):
                 click.echo(line)
+            for failure in rejected:
+                click.echo(f"skipped {failure['series']!r}: {failure['error']}", err=True)
+            if rejected:
+                ctx.exit(FAILED)
             return
         tracker = DownloadProgress(len(series), show=sys.stderr.isatty() if progress is None else progress)
         try:
@@ -332,11 +372,10 @@ def download(
                 f"--dest {dest} is in use by another download run; wait for it to finish, or leave out "
                 "--no-wait to wait for it"
             ) from None
-    counts = (
-        f"{len(report.downloaded)} downloaded, {len(report.skipped)} skipped, {len(report.failed)} failed"
-    )
+    failed = len(report.failed) + len(rejected)
+    counts = f"{len(report.downloaded)} downloaded, {len(report.skipped)} skipped, {failed} failed"
     click.echo(f"{counts}; into {report.destination}")
-    if report.failed:
+    if failed:
         rows = [{"series": r.series_instance_uid, "error": str(r.error)} for r in report.failed]
-        print_table(["series", "error"], rows, caption="failed")
+        print_table(["series", "error"], rows + rejected, caption="failed")
         ctx.exit(FAILED)

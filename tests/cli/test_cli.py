@@ -145,3 +145,20 @@ def test_installed_tcia_script_runs(fake_tcia: RunningFake) -> None:
     ran = run_installed(*against(fake_tcia, "nbia_v4"), "get-collection-values", "-o", "json")
     assert ran.returncode == 0
     assert json.loads(ran.stdout) == ["TCGA-FAKE", "PHANTOM-FAKE"]
+
+
+@pytest.mark.parametrize("version", ["nbia_v1", "nbia_v2"])
+def test_new_file_names_is_a_flag_that_sends_the_wire_value(
+    fake_tcia: RunningFake, tmp_path: Path, version: str
+) -> None:
+    from .helpers import clean_env
+
+    env = clean_env(NBIA_USERNAME="alice", NBIA_PASSWORD="pw")
+    base = ["--api", version, "--server", fake_tcia.base_url(version), "get-image"]
+    for flag, wire in ((["--new-file-names"], {"NewFileNames": "Yes"}), ([], {})):
+        target = tmp_path / f"{len(flag)}.zip"
+        ran = run_installed(*base, "--series-instance-uid", SERIES.uid, *flag, "--to", str(target), env=env)
+        assert ran.returncode == 0, ran.stderr
+        assert target.stat().st_size > 0
+        sent = [dict(r.query) for r in fake_tcia.server.requests if r.path.endswith("getImage")][-1]
+        assert sent == {"SeriesInstanceUID": SERIES.uid, **wire}

@@ -297,3 +297,94 @@ def test_md5s_are_computed_only_when_there_is_an_md5_file_to_check(tmp_path: Pat
     with pytest.raises(DownloadError, match=r"no md5hashes\.csv"):
         _md5_calls(plain(no_md5, "a2"))
     assert list((tmp_path / "a2").iterdir()) == []
+
+
+# -- the extraction-time bound: what a central directory declares is not trusted either -----------
+def _lying(entries: list[tuple[str, bytes, int]]) -> bytes:
+    """A deflated zip whose local and central headers declare ``declared`` bytes per entry, while
+    each entry's data inflates to ``real`` (a bomb the central directory hides)."""
+    import io
+    import struct
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, real, _ in entries:
+            archive.writestr(name, real)
+    data = bytearray(buffer.getvalue())
+    local = central = 0
+    for name, _, declared in entries:
+        local = data.index(b"PK\x03\x04", local)
+        struct.pack_into("<I", data, local + 22, declared)  # uncompressed size, local header
+        central = data.index(b"PK\x01\x02", max(central, local))
+        struct.pack_into("<I", data, central + 24, declared)  # uncompressed size, central directory
+        local += 4
+        central += 4
+        assert name.encode() in data
+    return bytes(data)
+
+
+def test_an_entry_inflating_past_the_budget_is_stopped_while_extracting(tmp_path: Path) -> None:
+    from tcia_sdk.download._archive import _extract_one
+
+    zip_path = make_zip(tmp_path / "s.zip", [("00000001.dcm", bytes(256 << 10))])
+    target = tmp_path / "out"
+    target.mkdir()
+    with zipfile.ZipFile(zip_path) as archive:
+        info = archive.infolist()[0]
+        with pytest.raises(DownloadError, match="extracts to more bytes than this series may hold"):
+            _extract_one(archive, info, target / "00000001.dcm", "1.2.3", 64 << 10, None)
+    # It stopped at the budget: no more than one read past it reached the disk.
+    assert (target / "00000001.dcm").stat().st_size <= 64 << 10
+
+
+def test_a_central_directory_declaring_small_sizes_never_inflates_more(tmp_path: Path) -> None:
+    zip_path = tmp_path / "bomb.zip"
+    declared = len(DCM[0])
+    zip_path.write_bytes(_lying([(f"{i:08d}.dcm", bytes(32 << 20), declared) for i in range(1, 4)]))
+    assert zip_path.stat().st_size < 1 << 20
+    target = tmp_path / "out"
+    with pytest.raises(DownloadError, match=r"corrupt|more bytes than this series may hold"):
+        extract(zip_path, target, expected_bytes=3 * declared, md5_file=None, md5_required=False)
+    assert sum(p.stat().st_size for p in target.iterdir()) <= 3 * declared  # not 96 MiB
+
+
+def test_a_zip_bomb_behind_small_declared_sizes_fails_the_series_leaving_nothing(
+    tmp_path: Path, fake4: object
+) -> None:
+    import hashlib as _hashlib
+
+    from tcia_sdk import download_series, nbia_v4
+    from tcia_sdk.testing import FakeTCIA, LoopbackServer, Request, Response
+    from tcia_sdk.testing._dataset import default_dataset
+
+    from .conftest import FAST, outside
+
+    assert isinstance(fake4, FakeTCIA)
+    series = default_dataset()[0]
+    bomb = 16 << 20
+
+    def hostile(request: Request) -> Response:
+        if request.path.endswith("getImage"):
+            entries = [("LICENSE", b"CC BY 3.0\n", 10)]
+            names = [f"{i:08d}.dcm" for i in range(1, len(series.instances) + 1)]
+            entries += [(n, bytes(bomb), len(i.data)) for n, i in zip(names, series.instances, strict=True)]
+            md5 = "Filename,MD5Hash\n" + "".join(
+                f"{n},{_hashlib.md5(i.data).hexdigest()}\n"
+                for n, i in zip(names, series.instances, strict=True)
+            )
+            entries.append(("md5hashes.csv", md5.encode(), len(md5)))
+            return Response(200, _lying(entries), {"Content-Type": "application/zip"})
+        return fake4(request)  # type: ignore[operator]
+
+    dest = tmp_path / "dest"
+    with LoopbackServer(hostile) as srv:
+        with nbia_v4.Client(base_url=fake4.base_url(srv.url, "nbia_v4"), retry_policy=FAST) as nbia:
+            report = download_series(nbia, [series.uid], dest, retries=0)
+    assert report[0].status == "failed"
+    assert "corrupt" in str(report[0].error) or "more bytes than this series may hold" in str(report[0].error)
+    assert outside(tmp_path, dest) == []
+    dicoms = [p for p in dest.rglob("*") if p.is_file() and not p.is_relative_to(dest / ".tcia")]
+    assert [p.name for p in dicoms] == ["metadata.csv"] or dicoms == []  # no series files left
+    assert not any(p.is_file() and p.suffix == ".dcm" for p in dest.rglob("*"))
+    assert not list((dest / ".tcia").glob("*/*.dcm"))
+    assert not (dest / ".tcia" / "series" / f"{series.uid}.json").exists()  # never recorded as verified

@@ -307,3 +307,47 @@ def test_a_commit_cut_short_is_rolled_back_by_the_next_run(
     assert report[0].status == "downloaded"  # the orphan folder was recognised as ours and redone
     assert list((state / "pending").iterdir()) == []
     assert [p.read_bytes() for p in report[0].paths] == [i.data for i in TCGA[0].instances]
+
+
+def _localizers() -> tuple[Any, Any]:
+    """Two Localizer series of one study, both series number 1, whose UIDs end alike (as real
+    scanners' do): the descriptive layout names both ``1-Localizer-<last 5 of the UID>``."""
+    import attrs
+
+    a, b = TCGA[0], TCGA[1]  # one patient, one study
+    study = a.row["StudyInstanceUID"]
+    out = []
+    for series, uid in ((a, f"{study}.7.12345"), (b, f"{study}.8.12345")):
+        row = {**series.row, "SeriesInstanceUID": uid, "SeriesDescription": "Localizer", "SeriesNumber": 1}
+        out.append(attrs.evolve(series, uid=uid, row=row))
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize("layout", ["descriptive", "classic"])
+def test_repeated_localizer_descriptions_never_replace_one_another(tmp_path: Path, layout: str) -> None:
+    first, second = _localizers()
+    fake = FakeTCIA(["v3"], dataset=(first, second))
+    with LoopbackServer(fake) as srv:
+        with Client(
+            api_key="fake-tcia-api-key", base_url=fake.base_url(srv.url, "v3"), retry_policy=FAST
+        ) as c:
+            report = download_series(c, [first.uid, second.uid], tmp_path, layout=layout, workers=2)
+            again = download_series(c, [second.uid, first.uid], tmp_path, layout=layout)
+            zips = srv.count("getImage")
+    assert report.ok
+    one, two = report[0].directory, report[1].directory
+    assert one is not None
+    assert two is not None
+    assert one != two
+    assert one not in two.parents
+    assert two not in one.parents
+    if layout == "descriptive":
+        assert one.name == "1-Localizer-12345"
+        assert two.name == f"1-Localizer-12345_{second.uid}"  # the documented, stable suffix
+        assert one.parent == two.parent
+    assert [p.read_bytes() for p in report[0].paths] == [i.data for i in first.instances]
+    assert [p.read_bytes() for p in report[1].paths] == [i.data for i in second.instances]
+    # A rerun (in the other order) skips both where they are: nothing flips, nothing is fetched.
+    assert [r.status for r in again] == ["skipped", "skipped"]
+    assert [r.directory for r in again] == [two, one]
+    assert zips == 2

@@ -210,7 +210,7 @@ def test_v1_binary_endpoints(tmp_path: Path) -> None:
     assert result.bytes_written == 6
     image = Case(
         "get_image",
-        {"series_instance_uid": UID, "new_file_names": "Yes", "to": tmp_path / "t.zip"},
+        {"series_instance_uid": UID, "new_file_names": True, "to": tmp_path / "t.zip"},
         "getImage",
         [("SeriesInstanceUID", UID), ("NewFileNames", "Yes")],
         b"PK",
@@ -368,3 +368,32 @@ async def test_v2_async_token_flow_against_the_fake_server(tmp_path: Path) -> No
     assert raw.status_code == 500
     assert raw.text == "Server was not able to process your request\nnull"
     assert server.counts()["token"] == 2
+
+
+@pytest.mark.parametrize("client_class", [V1, V2])
+def test_new_file_names_is_a_bool_the_spec_maps_to_the_wire(client_class: Any, tmp_path: Path) -> None:
+    import inspect
+    import typing
+
+    from tcia_sdk.testing import FakeTCIA, LoopbackServer
+    from tcia_sdk.testing._dataset import default_dataset
+
+    hints = typing.get_type_hints(client_class.get_image)
+    assert hints["new_file_names"] == bool | None  # not Literal["Yes"]: the wire spelling stays inside
+    assert inspect.signature(client_class.get_image).parameters["new_file_names"].default is None
+    version = "nbia_v1" if client_class is V1 else "nbia_v2"
+    fake = FakeTCIA([version])
+    uid = default_dataset()[0].uid
+    with LoopbackServer(fake) as srv:
+        options: dict[str, Any] = {"base_url": fake.base_url(srv.url, version)}
+        if client_class is V2:
+            options.update(username="alice", password="pw")
+        with client_class(**options) as nbia:
+            for flag in (True, False, None):
+                nbia.get_image(series_instance_uid=uid, new_file_names=flag, to=tmp_path / f"{flag}.zip")
+        sent = [dict(r.query) for r in srv.requests if r.path.endswith("getImage")]
+    assert sent[0] == {"SeriesInstanceUID": uid, "NewFileNames": "Yes"}
+    assert sent[1] == {"SeriesInstanceUID": uid}  # False: left out, the server's default names
+    assert sent[2] == {"SeriesInstanceUID": uid}
+    with client_class(**options) as nbia, pytest.raises(TypeError, match="new_file_names"):
+        nbia.get_image(series_instance_uid=uid, new_file_names="Yes", to=tmp_path / "x")

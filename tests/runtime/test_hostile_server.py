@@ -442,3 +442,169 @@ def test_get_image_to_a_path_respects_the_umask(server: LoopbackServer, tmp_path
     finally:
         os.umask(old)
     assert (tmp_path / "s.zip").stat().st_mode & 0o777 == 0o644
+
+
+# -- gaps of issue 12: each failure chains its original, trickles on getImage, echoed Bearer tokens
+@pytest.mark.parametrize("strict", [False, True])
+def test_deeply_nested_json_chains_the_recursion_error(strict: bool) -> None:
+    body = b"[" * 200_000 + b"]" * 200_000
+    response = httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
+    with Client(api_key=KEY, transport=httpx.MockTransport(lambda request: response), strict=strict) as tcia:
+        with pytest.raises(ResponseDecodeError, match="nested too deeply") as info:
+            tcia.get_series()
+    assert isinstance(info.value.__cause__, RecursionError)
+
+
+def test_invalid_json_chains_the_parser_error() -> None:
+    response = httpx.Response(200, content=b"[{", headers={"Content-Type": "application/json"})
+    with Client(api_key=KEY, transport=httpx.MockTransport(lambda request: response)) as tcia:
+        with pytest.raises(ResponseDecodeError, match="invalid JSON") as info:
+            tcia.get_series()
+    assert isinstance(info.value.__cause__, ValueError)
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "https://exa\x00mple.org/v3"])
+def test_a_base_url_httpx_cannot_parse_chains_its_invalid_url(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="not a usable URL") as info:
+        Client(api_key=KEY, base_url=url)
+    assert isinstance(info.value.__cause__, httpx.InvalidURL)
+
+
+def test_too_many_redirects_is_the_sdks_own_error_with_nothing_unrelated_chained(
+    server: LoopbackServer,
+) -> None:
+    # The SDK follows redirects itself (httpx's follow_redirects is off), so there is no
+    # httpx.TooManyRedirects to chain: the RedirectError is the original, and it carries no
+    # unrelated context either.
+    loop = f"{server.url}/services/v3/TCIA/query/getSeries"
+    server.faults.add(Status(302, headers={"Location": loop}), path="getSeries", times=None)
+    with v3(server) as tcia, pytest.raises(RedirectError, match="more than 5 redirects") as info:
+        tcia.get_series()
+    assert not isinstance(info.value.__cause__, httpx.TooManyRedirects)
+    assert info.value.__context__ is None or isinstance(info.value.__context__, TCIAError)
+
+
+def test_retry_after_nan_raises_nothing_to_chain_even_when_retries_run_out(server: LoopbackServer) -> None:
+    server.faults.add(Status(503, headers={"Retry-After": "nan"}), path="getSeries", times=None)
+    with v3(server, max_retries=1) as tcia, pytest.raises(ServerError) as info:
+        tcia.get_series()
+    assert info.value.status_code == 503  # a server error, not a ValueError from parsing "nan"
+    assert not isinstance(info.value.__cause__ or info.value.__context__, ValueError)
+    assert server.count("getSeries") == 2
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_header_trickle_on_get_image_to_a_path_ends_within_the_deadline(
+    server: LoopbackServer, tmp_path: Path, mode: str
+) -> None:
+    server.faults.add(Trickle(rate=1.0, headers=True), path="getImage", times=None)
+    options = {"limits": Limits(deadline=1.5), "max_retries": 0, "timeout": 3}
+    target = tmp_path / "s.zip"
+
+    def sync() -> None:
+        with v3(server, **options) as tcia:
+            tcia.get_image(series_instance_uid="1.2", to=target)
+
+    async def run() -> None:
+        async with av3(server, **options) as tcia:
+            await tcia.get_image(series_instance_uid="1.2", to=target)
+
+    started = time.monotonic()
+    with pytest.raises(TCIAError, match="deadline") as info:
+        sync() if mode == "sync" else asyncio.run(run())
+    assert time.monotonic() - started < 4
+    assert isinstance(info.value, APITimeoutError)
+    assert list(tmp_path.iterdir()) == []  # no partial file
+
+
+def test_get_image_with_timeout_3_and_every_other_default_ends_within_a_minute(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    server.faults.add(Trickle(rate=1.0, headers=True), path="getImage", times=None)
+    started = time.monotonic()
+    with Client(api_key=KEY, base_url=server.url + "/services/v3", timeout=3) as tcia:
+        with pytest.raises(APITimeoutError, match="deadline"):
+            tcia.get_image(series_instance_uid="1.2", to=tmp_path / "s.zip")
+    assert time.monotonic() - started < 60
+    assert list(tmp_path.iterdir()) == []
+
+
+def _v2_with_token(srv: LoopbackServer, fake: Any, **options: Any) -> Any:
+    from tcia_sdk.nbia_v2 import Client as V2Client
+
+    base = fake.base_url(srv.url, "nbia_v2")
+    return V2Client(username="alice", password="pw-123456", base_url=base, max_retries=0, **options)
+
+
+@pytest.mark.parametrize("where", ["body", "header", "both"])
+def test_a_bearer_token_echoed_by_a_401_is_redacted(caplog: pytest.LogCaptureFixture, where: str) -> None:
+    from tcia_sdk.testing import FakeTCIA
+
+    fake = FakeTCIA(["nbia_v2"])
+    with LoopbackServer(fake) as srv, _v2_with_token(srv, fake) as nbia:
+        nbia.get_collection_values()  # fetch a token
+        token = next(iter(fake.tokens))
+        body = f'{{"error": "invalid_token", "error_description": "Bearer {token} expired"}}'
+        headers = {"WWW-Authenticate": f'Bearer error="invalid_token", token="{token}"'}
+        srv.faults.add(
+            Status(
+                401,
+                body.encode() if where != "header" else b'{"error": "invalid_token"}',
+                headers if where != "body" else {},
+            ),
+            path="getCollectionValues",
+            times=None,
+        )
+        caplog.set_level(logging.DEBUG)
+        with pytest.raises(AuthenticationError) as info:
+            nbia.get_collection_values()
+    error: Any = info.value
+    shown = [
+        str(error),
+        repr(error),
+        getattr(error, "body_excerpt", ""),
+        getattr(error, "server_message", ""),
+    ]
+    shown += [f"{k}: {v}" for k, v in getattr(error, "headers", {}).items()]
+    assert all(token not in text for text in shown), shown
+    assert "<redacted>" in " ".join(shown)
+    assert token not in caplog.text
+    assert any(r.name.startswith("httpcore") for r in caplog.records)
+
+
+PASSWORD = "v2-pa55word-0f-alice"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_v2_password_with_a_trailing_newline_is_stripped_and_never_logged(
+    caplog: pytest.LogCaptureFixture, mode: str
+) -> None:
+    from tcia_sdk.nbia_v2 import AsyncClient as V2Async
+    from tcia_sdk.nbia_v2 import Client as V2Client
+    from tcia_sdk.testing import FakeTCIA
+
+    fake = FakeTCIA(["nbia_v2"])
+    caplog.set_level(logging.DEBUG)  # every logger: tcia_sdk, httpx, httpcore
+    with LoopbackServer(fake) as srv:
+        options = {
+            "username": "alice",
+            "password": PASSWORD + "\n",
+            "base_url": fake.base_url(srv.url, "nbia_v2"),
+        }
+        if mode == "sync":
+            with V2Client(**options) as nbia:
+                assert "TCGA-FAKE" in nbia.get_collection_values()
+                shown = repr(nbia) + str(vars(nbia))
+        else:
+
+            async def run() -> str:
+                async with V2Async(**options) as nbia:
+                    assert "TCGA-FAKE" in await nbia.get_collection_values()
+                    return repr(nbia) + str(vars(nbia))
+
+            shown = asyncio.run(run())
+        sent = [dict(r.form)["password"] for r in srv.requests if r.path.endswith("/token")]
+    assert sent == [PASSWORD]  # stripped of its newline before it was sent
+    assert PASSWORD not in shown
+    assert {"tcia_sdk", "httpx", "httpcore"} <= {r.name.split(".")[0] for r in caplog.records}
+    assert PASSWORD not in caplog.text
