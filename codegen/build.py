@@ -398,6 +398,8 @@ class _Builder:
             self.error(path, "an internal parameter needs a `default:` (what is always sent)")
         if spec.get("paging") and ptype != "int":
             self.error(path, "a paging parameter is an int")
+        if "compare" in spec and ptype != "date":
+            self.error(path, "compare applies to date parameters")
         return ParamIR(
             wire=wire,
             python=python,
@@ -409,6 +411,7 @@ class _Builder:
             enum=tuple(spec.get("enum", ())),
             repeated=repeated,
             matches=spec.get("matches"),
+            compare=spec.get("compare", ">="),
             explode=bool(spec.get("explode", True)),
             chunk=spec.get("chunk"),
             wire_true=spec.get("wire_true", "true"),

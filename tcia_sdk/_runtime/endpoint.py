@@ -54,6 +54,9 @@ class Param(NamedTuple):
     upper: bool = False
     offset: int = 0
     requires: str | None = None
+    # date: how the server compares the matched field with the date: ">=" on or after, ">" strictly
+    # after (NBIA getUpdatedSeries). Read by the fake server only.
+    compare: Literal[">=", ">"] = ">="
 
 
 class Field(NamedTuple):

@@ -253,7 +253,8 @@ def _matches(param: Param, row: Mapping[str, Any], wanted: list[str]) -> bool:
             since = dt.datetime.strptime(wanted[0], param.date_format).date()
         except ValueError:
             return False
-        return bool(value >= since)
+        # The spec says how the server compares (">=" on or after, ">" strictly after).
+        return bool(value > since) if param.compare == ">" else bool(value >= since)
     return any(str(value).upper() == w.upper() for w in wanted)
 
 

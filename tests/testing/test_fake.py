@@ -186,3 +186,23 @@ def test_faults_match_the_form_fields_of_a_post(fake_tcia: RunningFake) -> None:
         assert len(tcia.get_series_metadata(series_instance_uids=[SERIES.uid])) == 1
         with pytest.raises(ServerError, match="503"):
             tcia.get_series_metadata(series_instance_uids=[uid])
+
+
+def test_updated_series_is_strictly_after_and_new_items_on_or_after(fake_tcia: RunningFake) -> None:
+    # The servers' comparisons (reference: getUpdatedSeries `date_released > fromDate`, v4's New*
+    # endpoints `>=`, v1/v2 NewPatientsInCollection `dateReleased > Date`), declared in the spec.
+    released = SERIES.row["DateReleased"]  # TCGA-FAKE's release day
+    other = {s.uid for s in default_dataset() if s.row["Collection"] != "TCGA-FAKE"}
+    day_before = released - datetime.timedelta(days=1)
+    with client_for(fake_tcia, "nbia_v4") as v4:
+        assert {s.series_instance_uid for s in v4.get_updated_series(from_date=released)} == other
+        assert SERIES.uid in {s.series_instance_uid for s in v4.get_updated_series(from_date=day_before)}
+        patients = v4.new_patients_in_collection(collection="TCGA-FAKE", from_date=released)
+        assert [p.patient_id for p in patients] == ["TCGA-FK-0001", "TCGA-FK-0002"]
+        studies = v4.new_studies_in_patient_collection(collection="TCGA-FAKE", from_date=released)
+        assert SERIES.row["StudyInstanceUID"] in {s.study_instance_uid for s in studies}
+    for version in ("nbia_v1", "nbia_v2"):
+        with client_for(fake_tcia, version) as old:
+            assert {s.series_instance_uid for s in old.get_updated_series(from_date=released)} == other
+            assert old.new_patients_in_collection(collection="TCGA-FAKE", date=released) == []
+            assert old.new_patients_in_collection(collection="TCGA-FAKE", date=day_before)
