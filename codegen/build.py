@@ -150,6 +150,7 @@ class _Builder:
                 kind=auth["kind"],
                 optional=bool(auth.get("optional", False)),
                 anonymous_bearer=auth.get("anonymous_bearer"),
+                no_token=auth.get("no_token", "guest" if auth.get("optional") else "error"),
                 header=auth.get("header"),
                 env=auth.get("env"),
                 required=bool(auth.get("required", False)),

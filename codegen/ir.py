@@ -259,6 +259,7 @@ class AuthIR:
     kind: str
     optional: bool = False
     anonymous_bearer: str | None = None
+    no_token: str = "guest"  # oauth2_password: the server's answer without an Authorization header
     header: str | None = None
     env: str | None = None
     required: bool = False

@@ -108,6 +108,7 @@ class AuthInfo(NamedTuple):
     """How requests are authenticated (the secret itself lives on the client, never here).
 
     ``optional``: anonymous unless credentials are given (NBIA v4 honours a token if sent).
+    ``no_token``: the server's answer to a request without any Authorization header.
     """
 
     kind: AuthKind = "none"
@@ -122,6 +123,9 @@ class AuthInfo(NamedTuple):
     required: bool = False
     optional: bool = False
     anonymous_bearer: str | None = None
+    # What the server answers a request with no Authorization header (read by the fake only):
+    # run it as the guest, a 500, or the empty result from all but the download endpoints.
+    no_token: Literal["guest", "error", "empty"] = "guest"
 
 
 class ServerInfo(NamedTuple):

@@ -206,3 +206,44 @@ def test_updated_series_is_strictly_after_and_new_items_on_or_after(fake_tcia: R
             assert {s.series_instance_uid for s in old.get_updated_series(from_date=released)} == other
             assert old.new_patients_in_collection(collection="TCGA-FAKE", date=released) == []
             assert old.new_patients_in_collection(collection="TCGA-FAKE", date=day_before)
+
+
+def test_a_request_without_any_authorization_header(fake_tcia: RunningFake) -> None:
+    # Reference (server-truth A8, tcia-api §2.3): v2's query classes catch the 401 and answer an
+    # empty 200, its downloads fail with 500; the Advanced classes' getUserName NPEs (500) unless
+    # the guest is spelled "Bearer undefined"; v4 runs header-less requests as the guest.
+    v2 = fake_tcia.base_url("nbia_v2")
+    queries = [
+        ("getSeries", {"Collection": "TCGA-FAKE"}),
+        ("getCollectionValues", {}),
+        ("getPatient", {}),
+        ("getSeriesSize", {"SeriesInstanceUID": SERIES.uid}),
+    ]
+    for path, params in queries:
+        answer = httpx.get(f"{v2}/{path}", params=params)
+        assert (answer.status_code, answer.content) == (200, b""), path
+    for path in ("getImage", "getImageWithMD5Hash"):
+        answer = httpx.get(f"{v2}/{path}", params={"SeriesInstanceUID": SERIES.uid})
+        assert (answer.status_code, answer.headers["content-type"]) == (500, "text/plain"), path
+    single = httpx.get(
+        f"{v2}/getSingleImage",
+        params={"SeriesInstanceUID": SERIES.uid, "SOPInstanceUID": SERIES.instances[0].sop_instance_uid},
+    )
+    assert single.status_code == 500
+    advanced = fake_tcia.base_url("nbia_advanced")
+    forms = {
+        "getSharedList": {"nameValue": "nbia-fake-cart"},
+        "createSharedList": {"list": SERIES.uid, "name": "no-header-cart"},
+        "deleteSharedList": {"name": "nbia-fake-cart"},
+    }
+    for path, form in forms.items():
+        answer = httpx.post(f"{advanced}/{path}", data=form)
+        assert (answer.status_code, answer.text) == (500, "Server was not able to process your request\nnull")
+    assert "no-header-cart" not in fake_tcia.fake.shared_lists
+    guest = httpx.post(f"{advanced}/getSharedList", data=forms["getSharedList"],
+                       headers={"Authorization": "Bearer undefined"})  # fmt: skip
+    assert guest.status_code == 200
+    assert guest.json()["name"] == "nbia-fake-cart"
+    v4 = httpx.get(fake_tcia.base_url("nbia_v4") + "/getCollectionValues")
+    assert v4.status_code == 200
+    assert v4.json()
