@@ -247,3 +247,25 @@ def test_a_request_without_any_authorization_header(fake_tcia: RunningFake) -> N
     v4 = httpx.get(fake_tcia.base_url("nbia_v4") + "/getCollectionValues")
     assert v4.status_code == 200
     assert v4.json()
+
+
+def test_unknown_series_tags_and_unknown_image_fail_as_on_the_server(
+    fake_tcia: RunningFake, tmp_path: Any
+) -> None:
+    # Server truth A7: getDicomTags on an unknown series is 400 (isUserHasAccess), getSingleImage on
+    # an unknown image 500 (an NPE); surfaced as the SDK's typed errors, with the server's sentence.
+    with client_for(fake_tcia, "nbia_v4") as v4:
+        with pytest.raises(BadRequestError) as tags:
+            v4.get_dicom_tags(series_uid="1.2.3.404")
+        assert tags.value.status_code == 400
+        assert "not been granted the access" in tags.value.server_message
+        assert v4.get_dicom_tags(series_uid=SERIES.uid)  # a known series has tags
+        with pytest.raises(ServerError) as image:
+            v4.get_single_image(series_instance_uid=SERIES.uid, sop_instance_uid="1.2.3.404")
+        assert image.value.status_code == 500
+        with pytest.raises(ServerError):
+            v4.get_single_image(
+                series_instance_uid=SERIES.uid, sop_instance_uid="1.2.3.404", to=tmp_path / "x.dcm"
+            )
+        assert not (tmp_path / "x.dcm").exists()
+    assert fake_tcia.count("getSingleImage") == 2  # a 500 on a GET is not retried here (max_retries=0)
