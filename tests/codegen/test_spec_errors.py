@@ -183,3 +183,12 @@ def test_compare_is_for_date_parameters() -> None:
     )
     (problem,) = diagnostics(text)
     assert problem.endswith("endpoints.getX.params[0]: compare applies to date parameters")
+
+
+def test_an_extending_spec_adds_exclusions_by_name_to_its_bases() -> None:
+    from codegen.files import SPEC_DIR, load_api
+
+    v1 = dict(load_api(SPEC_DIR / "nbia-v1.yaml").excluded)
+    v2 = dict(load_api(SPEC_DIR / "nbia-v2.yaml").excluded)
+    assert {"getDCMImage", "getM5HashForImage", "wado", "status"} <= set(v1)
+    assert v2 == {**v1, "getSeriesQCInfo": v2["getSeriesQCInfo"]}  # v1's, plus v2's own
