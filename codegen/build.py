@@ -150,7 +150,11 @@ class _Builder:
                 kind=auth["kind"],
                 optional=bool(auth.get("optional", False)),
                 anonymous_bearer=auth.get("anonymous_bearer"),
-                no_token=auth.get("no_token", "guest" if auth.get("optional") else "error"),
+                # Without credentials a kind-none or optional API serves the guest.
+                no_token=auth.get(
+                    "no_token",
+                    "error" if auth["kind"] == "oauth2_password" and not auth.get("optional") else "guest",
+                ),
                 header=auth.get("header"),
                 env=auth.get("env"),
                 required=bool(auth.get("required", False)),
