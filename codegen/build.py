@@ -150,6 +150,11 @@ class _Builder:
                 kind=auth["kind"],
                 optional=bool(auth.get("optional", False)),
                 anonymous_bearer=auth.get("anonymous_bearer"),
+                # Without credentials a kind-none or optional API serves the guest.
+                no_token=auth.get(
+                    "no_token",
+                    "error" if auth["kind"] == "oauth2_password" and not auth.get("optional") else "guest",
+                ),
                 header=auth.get("header"),
                 env=auth.get("env"),
                 required=bool(auth.get("required", False)),
@@ -398,6 +403,8 @@ class _Builder:
             self.error(path, "an internal parameter needs a `default:` (what is always sent)")
         if spec.get("paging") and ptype != "int":
             self.error(path, "a paging parameter is an int")
+        if "compare" in spec and ptype != "date":
+            self.error(path, "compare applies to date parameters")
         return ParamIR(
             wire=wire,
             python=python,
@@ -409,6 +416,7 @@ class _Builder:
             enum=tuple(spec.get("enum", ())),
             repeated=repeated,
             matches=spec.get("matches"),
+            compare=spec.get("compare", ">="),
             explode=bool(spec.get("explode", True)),
             chunk=spec.get("chunk"),
             wire_true=spec.get("wire_true", "true"),

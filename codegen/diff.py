@@ -19,7 +19,8 @@ one) can fail, or silently get something else, against the new API: endpoints, p
 fields removed or renamed (the wire name or the Python name), new or newly required parameters,
 changed types, date formats, results, methods, paths and base URL, credentials the new API
 requires and the old client does not send as expected, a changed empty-result convention, unknown
-parameters now rejected, formats withdrawn. Additions and relaxations are not breaking.
+parameters now rejected, formats withdrawn, named servers removed or moved. Additions and
+relaxations are not breaking.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import attrs
 
 from .diagnostics import SpecError
 from .files import load_api
-from .ir import ApiIR, AuthIR, EndpointIR, FieldIR, ModelIR, ParamIR
+from .ir import ApiIR, AuthIR, EndpointIR, FieldIR, ModelIR, ParamIR, ServerIR
 from .naming import snake_case
 
 # Field renames between TCIA API versions that no naming rule detects, as (old, new) wire names;
@@ -113,7 +114,45 @@ def _api_changes(old: ApiIR, new: ApiIR) -> list[Change]:
     formats = _formats_change(None, old.format_param, old.format_values, new.format_param, new.format_values)
     if formats is not None:
         changes.append(formats)
+    changes.extend(_servers_changes(old, new))
     return changes
+
+
+def _servers_changes(old: ApiIR, new: ApiIR) -> list[Change]:
+    """The named servers (``server="nlst"``), matched by name.
+
+    A removed server breaks code that names it, and a moved one sends an old client elsewhere (as a
+    changed base URL does); an added one, or other collections held only by one, breaks nothing.
+    """
+    changes: list[Change] = []
+    old_servers = {s.name: s for s in old.servers}
+    new_servers = {s.name: s for s in new.servers}
+    for name, server in old_servers.items():
+        counterpart = new_servers.get(name)
+        if counterpart is None:
+            detail = f"server {name} ({server.url}) was removed"
+            changes.append(Change("server-removed", None, name, detail, True))
+            continue
+        if server.url != counterpart.url:
+            detail = f"server {name}: {server.url} -> {counterpart.url}"
+            changes.append(Change("server-url-changed", None, name, detail, True))
+        if server.exclusive != counterpart.exclusive:
+            detail = (
+                f"server {name}: only it holds {_show_exclusive(server)} -> {_show_exclusive(counterpart)}"
+            )
+            changes.append(Change("server-exclusive-changed", None, name, detail, False))
+    for name, server in new_servers.items():
+        if name not in old_servers:
+            exclusive = f"; only it holds {_show_exclusive(server)}" if server.exclusive else ""
+            detail = f"server {name} ({server.url}) was added{exclusive}"
+            changes.append(Change("server-added", None, name, detail, False))
+    return changes
+
+
+def _show_exclusive(server: ServerIR) -> str:
+    if not server.exclusive:
+        return "nothing"
+    return "; ".join(f"{field}: {', '.join(values)}" for field, values in server.exclusive)
 
 
 def _auth_change(old: AuthIR, new: AuthIR) -> Change | None:

@@ -35,6 +35,7 @@ class ParamIR:
     enum: tuple[str, ...] = ()
     repeated: bool = False
     matches: str | None = None
+    compare: str = ">="  # date: the server's comparison of the matched field with the date
     explode: bool = True  # False: the list goes as one comma-joined value
     chunk: int | None = None  # at most this many items per request
     wire_true: str | None = "true"  # bool: the wire value of True (None: leave the key out)
@@ -258,6 +259,7 @@ class AuthIR:
     kind: str
     optional: bool = False
     anonymous_bearer: str | None = None
+    no_token: str = "guest"  # oauth2_password: the server's answer without an Authorization header
     header: str | None = None
     env: str | None = None
     required: bool = False

@@ -176,7 +176,7 @@ class _Composer(yaml.SafeLoader):
         return node
 
 
-MERGED_BY_NAME = ("resources", "parameters", "models", "endpoints")
+MERGED_BY_NAME = ("resources", "parameters", "models", "endpoints", "excluded")
 
 
 def merge_specs(base: LoadedSpec, child: LoadedSpec) -> LoadedSpec:

@@ -28,6 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import tcia_sdk.nbia_advanced
 import tcia_sdk.nbia_v1
 import tcia_sdk.nbia_v2
 import tcia_sdk.nbia_v4
@@ -39,7 +40,7 @@ from tcia_sdk._runtime.endpoint import Endpoint, Field, ModelInfo
 from tcia_sdk._runtime.redact import Redactor
 from tcia_sdk._runtime.structure import fixed_reader, parse_date, parse_datetime
 
-PACKAGES = (tcia_sdk.v3, tcia_sdk.nbia_v1, tcia_sdk.nbia_v2, tcia_sdk.nbia_v4)
+PACKAGES = (tcia_sdk.v3, tcia_sdk.nbia_v1, tcia_sdk.nbia_v2, tcia_sdk.nbia_v4, tcia_sdk.nbia_advanced)
 MODELS = [(pkg, name) for pkg in PACKAGES for name in pkg.MODELS]
 IDS = [f"{pkg.__name__.rsplit('.', 1)[-1]}.{name}" for pkg, name in MODELS]
 UNKNOWN_KEYS = ["SeriesUIDHash", "Extra Column", "ünïcode", "Modality ", "x0", ""]

@@ -54,6 +54,9 @@ class Param(NamedTuple):
     upper: bool = False
     offset: int = 0
     requires: str | None = None
+    # date: how the server compares the matched field with the date: ">=" on or after, ">" strictly
+    # after (NBIA getUpdatedSeries). Read by the fake server only.
+    compare: Literal[">=", ">"] = ">="
 
 
 class Field(NamedTuple):
@@ -105,6 +108,7 @@ class AuthInfo(NamedTuple):
     """How requests are authenticated (the secret itself lives on the client, never here).
 
     ``optional``: anonymous unless credentials are given (NBIA v4 honours a token if sent).
+    ``no_token``: the server's answer to a request without any Authorization header.
     """
 
     kind: AuthKind = "none"
@@ -119,6 +123,9 @@ class AuthInfo(NamedTuple):
     required: bool = False
     optional: bool = False
     anonymous_bearer: str | None = None
+    # What the server answers a request with no Authorization header (read by the fake only):
+    # run it as the guest, a 500, or the empty result from all but the download endpoints.
+    no_token: Literal["guest", "error", "empty"] = "guest"
 
 
 class ServerInfo(NamedTuple):

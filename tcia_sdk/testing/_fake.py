@@ -128,8 +128,12 @@ class FakeTCIA:
                 return Response(401, b"", {"WWW-Authenticate": "Basic"})
         if api.auth.kind == "oauth2_password":
             header = request.headers.get("authorization", "")
-            if not header and not api.auth.optional:
-                # NBIA v1/v2 code has no null check: an NPE, mapped to 500 text/plain.
+            # The spec's no_token: v4 runs a header-less request as the guest; v2's query classes
+            # catch their own 401 and answer empty; elsewhere (Advanced, v2 downloads) getUserName's
+            # missing null check is an NPE, mapped to 500 text/plain.
+            if not header and api.auth.no_token == "empty" and endpoint.result != "binary":
+                return Response(200, b"", {"Content-Type": "application/json"})
+            if not header and api.auth.no_token != "guest":
                 return Response(
                     500, b"Server was not able to process your request\nnull", {"Content-Type": "text/plain"}
                 )
@@ -253,7 +257,8 @@ def _matches(param: Param, row: Mapping[str, Any], wanted: list[str]) -> bool:
             since = dt.datetime.strptime(wanted[0], param.date_format).date()
         except ValueError:
             return False
-        return bool(value >= since)
+        # The spec says how the server compares (">=" on or after, ">" strictly after).
+        return bool(value > since) if param.compare == ">" else bool(value >= since)
     return any(str(value).upper() == w.upper() for w in wanted)
 
 

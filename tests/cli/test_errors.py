@@ -3,15 +3,20 @@ through the installed ``tcia`` command; secrets given to it never come back out.
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+import respx
 
 from tcia_sdk import __version__
 from tcia_sdk._versions import available_versions
+from tcia_sdk.cli import main
 from tcia_sdk.testing import RunningFake, Status
 from tcia_sdk.testing._dataset import default_dataset
 
@@ -193,3 +198,35 @@ def test_version_names_the_package_and_every_api() -> None:
     lines = ran.stdout.splitlines()
     assert lines[0] == f"tcia {__version__} (tcia_sdk)"
     assert [line.split(":")[0].strip() for line in lines[1:]] == available_versions()
+
+
+@pytest.mark.parametrize("version", ["nbia_v4", "nbia_v1"])
+def test_server_nlst_sends_the_requests_to_the_nlst_host(
+    version: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+
+    for name in [k for k in os.environ if k.startswith(("TCIA_", "NBIA_"))]:
+        monkeypatch.delenv(name)
+    segment = version.removeprefix("nbia_")
+    nlst = f"https://nlst.cancerimagingarchive.net/nbia-api/services/{segment}/getCollectionValues"
+    # respx refuses any request it has no route for: nothing may go to the production host.
+    with respx.mock(assert_all_called=True) as router:
+        route = router.get(nlst).mock(return_value=httpx.Response(200, json=[{"Collection": "NLST"}]))
+        code = main(
+            [
+                "--api",
+                version,
+                "--server",
+                "nlst",
+                "--max-retries",
+                "0",
+                "get-collection-values",
+                "-o",
+                "json",
+            ]
+        )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert route.call_count == 1
+    assert route.calls.last.request.url.host == "nlst.cancerimagingarchive.net"
+    assert json.loads(out) == ["NLST"]

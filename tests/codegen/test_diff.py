@@ -648,3 +648,37 @@ def test_run_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_run_unwritable_report_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run([str(V3), str(V3), "--markdown", str(tmp_path / "missing-dir" / "r.md")]) == 2
     assert "cannot write the report" in capsys.readouterr().err
+
+
+SERVERS = """\
+  servers:
+    production: {url: "https://example.invalid/api", doc: p}
+    nlst: {url: "https://nlst.example.invalid/api", doc: n, exclusive: {Collection: [NLST]}}
+"""
+
+
+def test_servers_added_removed_moved_and_their_collections() -> None:
+    with_servers = edit(BASE, ("  empty_result: empty_array\n", SERVERS + "  empty_result: empty_array\n"))
+    plain, served = load(BASE, "old.yaml"), load(with_servers, "new.yaml")
+    added = diff_apis(plain, served)
+    assert rows(added) == [("server-added", None, "production", False), ("server-added", None, "nlst", False)]
+    assert (
+        added[1].detail
+        == "server nlst (https://nlst.example.invalid/api) was added; only it holds Collection: NLST"
+    )
+    assert rows(diff_apis(served, plain)) == [
+        ("server-removed", None, "production", True),
+        ("server-removed", None, "nlst", True),
+    ]
+    moved = edit(
+        with_servers,
+        ("https://nlst.example.invalid/api", "https://nlst2.example.invalid/api"),
+        ("Collection: [NLST]", "Collection: [NLST, NLST-2]"),
+    )
+    changes = diff_apis(served, load(moved, "moved.yaml"))
+    assert rows(changes) == [
+        ("server-url-changed", None, "nlst", True),
+        ("server-exclusive-changed", None, "nlst", False),
+    ]
+    assert "only it holds Collection: NLST -> Collection: NLST, NLST-2" in changes[1].detail
+    assert "## API" in render_markdown(served, load(moved, "moved.yaml"), changes)

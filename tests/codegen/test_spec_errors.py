@@ -150,8 +150,8 @@ def test_param_entries_are_checked_in_the_form_they_are_written_in() -> None:
     assert diagnostics(text) == [
         "t.yaml:15: endpoints.getX.params[0].type: 'decimal' is not allowed, expected one of: "
         "str, int, float, bool, date, enum",
-        "t.yaml:15: endpoints.getX.params[1]: unknown key(s) 'colour', expected one of: default, doc, "
-        "internal, location, name, paging, required, use",
+        "t.yaml:15: endpoints.getX.params[1]: unknown key(s) 'colour', expected one of: compare, "
+        "default, doc, internal, location, name, paging, required, use",
         "t.yaml:15: endpoints.getX.params[2]: 3 has the wrong type, expected object",
     ]
 
@@ -165,3 +165,30 @@ def test_validate_cli_prints_diagnostics_not_tracebacks(tmp_path, capsys) -> Non
     err = capsys.readouterr().err
     assert "bad.yaml:12: endpoints.getX.response.kind: 'nope' is not allowed" in err
     assert "Traceback" not in err
+
+
+def test_compare_is_for_date_parameters() -> None:
+    text = HEAD + textwrap.dedent(
+        """\
+        models:
+          M: {doc: m, fields: {A: {type: str, doc: a}}}
+        endpoints:
+          getX:
+            resource: r
+            doc: x
+            params:
+              - {wire: A, type: str, compare: ">", doc: a}
+            response: {kind: rows, model: M}
+        """
+    )
+    (problem,) = diagnostics(text)
+    assert problem.endswith("endpoints.getX.params[0]: compare applies to date parameters")
+
+
+def test_an_extending_spec_adds_exclusions_by_name_to_its_bases() -> None:
+    from codegen.files import SPEC_DIR, load_api
+
+    v1 = dict(load_api(SPEC_DIR / "nbia-v1.yaml").excluded)
+    v2 = dict(load_api(SPEC_DIR / "nbia-v2.yaml").excluded)
+    assert {"getDCMImage", "getM5HashForImage", "wado", "status"} <= set(v1)
+    assert v2 == {**v1, "getSeriesQCInfo": v2["getSeriesQCInfo"]}  # v1's, plus v2's own

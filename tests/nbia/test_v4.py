@@ -165,7 +165,8 @@ def cases(samples: dict[str, Any]) -> list[Case]:
             {},
             "getSpeciesValuesAndCounts",
             [],
-            [{"Species": "Homo sapiens", "Count": 1010, "Authorized": 1}],
+            # Species holds the SNOMED code, not its description (speciesQuery_v4).
+            [{"Species": "337915000", "Count": 1010, "Authorized": 1}],
         ),
         Case(
             "get_collection_descriptions",
@@ -382,3 +383,50 @@ def test_series_metadata_csv_with_unknown_header_is_an_error() -> None:
     )
     with pytest.raises(ResponseDecodeError, match="none of the SeriesMetadata columns"):
         call(Client, BASE, case, "sync")
+
+
+VALUES_AND_COUNTS = [
+    ("get_collection_values_and_counts", "getCollectionValuesAndCounts", {}),
+    ("get_modality_values_and_counts", "getModalityValuesAndCounts", {"collection": "C"}),
+    ("get_body_part_values_and_counts", "getBodyPartValuesAndCounts", {"collection": "C"}),
+    ("get_manufacturer_values_and_counts", "getManufacturerValuesAndCounts", {"collection": "C"}),
+    ("get_species_values_and_counts", "getSpeciesValuesAndCounts", {}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs"), VALUES_AND_COUNTS)
+def test_values_and_counts_take_no_format(method: str, path: str, kwargs: dict[str, Any]) -> None:
+    # Three of the five answer format= with 400, two ignore it and send JSON (server truth A3).
+    from tcia_sdk.nbia_v4 import ENDPOINTS
+
+    endpoint = next(e for e in ENDPOINTS if e.name == path)
+    assert endpoint.format_param is None
+    with Client(base_url=BASE) as tcia, pytest.raises(TypeError, match="format"):
+        getattr(tcia, method)(format="csv", **kwargs)
+    body = [{"Species": "337915000", "Count": 1, "Authorized": 1}] if "Species" in path else []
+    _, request = call(Client, BASE, Case(method, kwargs, path, [], body), "sync")
+    assert "format" not in request.url.params
+
+
+def test_series_metadata_beyond_the_chunk_goes_in_several_comma_joined_lists() -> None:
+    from tcia_sdk.nbia_v4._endpoints import GET_SERIES_METADATA
+
+    (param,) = GET_SERIES_METADATA.params
+    chunk = param.chunk
+    assert chunk == 10000  # tcia-utils' getSeriesList chunk
+    uids = [f"1.2.840.{i}" for i in range(2 * chunk + 3)]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        (sent,) = httpx.QueryParams(request.content.decode()).get_list("list")
+        rows = [f'"{uid}","P"' for uid in sent.split(",")]
+        return httpx.Response(200, text='"SeriesInstanceUID","PatientID"\n' + "\n".join(rows) + "\n")
+
+    with respx.mock(assert_all_called=True) as router:
+        route = router.post(f"{BASE}/getSeriesMetadata").mock(side_effect=answer)
+        with Client(base_url=BASE) as tcia:
+            rows = tcia.get_series_metadata(series_instance_uids=uids)
+    sent = [httpx.QueryParams(c.request.content.decode()).get_list("list") for c in route.calls]
+    assert [len(values) for values in sent] == [1, 1, 1]  # one comma-joined value per request
+    assert [len(values[0].split(",")) for values in sent] == [chunk, chunk, 3]
+    assert [u for values in sent for u in values[0].split(",")] == uids
+    assert [r.series_instance_uid for r in rows] == uids  # every chunk's rows, in order

@@ -397,13 +397,14 @@ def test_series_metadata_combined_is_read_by_position_under_the_servers_shifted_
         text,
         "POST",
     )
-    (row,), request = call(Client, BASE, case, "sync")
-    assert sent_pairs(request) == case.wire
-    assert isinstance(row, SeriesMetadataCombined)
-    # Under the header "Collection" the server wrote the SeriesInstanceUID; read by position, it is right.
-    assert (row.series_instance_uid, row.collection, row.modality) == (UID, "Soft-tissue-Sarcoma", "MR")
-    assert (row.pixel_spacing, row.slice_thickness, row.image_count) == (0.78125, 5.0, 48)
-    assert row.additional_properties == {}
+    for mode in ("sync", "async"):
+        (row,), request = call(Client if mode == "sync" else AsyncClient, BASE, case, mode)
+        assert sent_pairs(request) == case.wire, mode
+        assert isinstance(row, SeriesMetadataCombined)
+        # Under the header "Collection" the server wrote the SeriesInstanceUID; read by position, it is right.
+        assert (row.series_instance_uid, row.collection, row.modality) == (UID, "Soft-tissue-Sarcoma", "MR")
+        assert (row.pixel_spacing, row.slice_thickness, row.image_count) == (0.78125, 5.0, 48)
+        assert row.additional_properties == {}
 
 
 # -- against the fake ----------------------------------------------------------------------------------
@@ -522,3 +523,46 @@ def test_metadata_of_every_series_in_one_joined_value_against_the_fake(fake_tcia
     assert mixed.pixel_spacing_row_mm == (0.703125, 0.78125)
     assert mixed.slice_thickness_mm == (1.25, 2.5)
     assert fake_tcia.count("getSeriesMetadata") == 1
+
+
+def test_thumbnails_async_against_the_fake(fake_tcia: RunningFake, tmp_path: Any) -> None:
+    series = DATA[0]
+    instance = series.instances[0]
+
+    async def run() -> tuple[bytes, int]:
+        async with AsyncClient(base_url=fake_tcia.base_url("nbia_v4"), max_retries=0) as tcia:
+            jpeg = await tcia.get_thumbnail(
+                series_instance_uid=series.uid, sop_instance_uid=instance.sop_instance_uid
+            )
+            saved = await tcia.get_thumbnail(
+                series_instance_uid=series.uid,
+                sop_instance_uid=instance.sop_instance_uid,
+                to=tmp_path / "t.jpg",
+            )
+            with pytest.raises(ServerError):
+                await tcia.get_thumbnail(series_instance_uid=series.uid, sop_instance_uid="1.2.3.4")
+            return jpeg, saved.bytes_written
+
+    jpeg, written = asyncio.run(run())
+    assert jpeg[:2] == b"\xff\xd8"
+    assert written == len(jpeg)
+    assert (tmp_path / "t.jpg").read_bytes() == jpeg
+    assert fake_tcia.count("getThumbnail") == 3
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_thumbnail_wire(mode: str) -> None:
+    jpeg = b"\xff\xd8\xff\xe0fake-jpeg"
+    case = Case(
+        "get_thumbnail",
+        {"series_instance_uid": UID, "sop_instance_uid": "1.2.3.4"},
+        "getThumbnail",
+        [("seriesUID", UID), ("objectUID", "1.2.3.4")],
+        jpeg,
+        "POST",
+        headers={"Content-Type": "image/jpeg"},
+    )
+    result, request = call(Client if mode == "sync" else AsyncClient, BASE, case, mode)
+    assert request.method == "POST"
+    assert sent_pairs(request) == case.wire
+    assert result == jpeg

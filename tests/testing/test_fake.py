@@ -186,3 +186,86 @@ def test_faults_match_the_form_fields_of_a_post(fake_tcia: RunningFake) -> None:
         assert len(tcia.get_series_metadata(series_instance_uids=[SERIES.uid])) == 1
         with pytest.raises(ServerError, match="503"):
             tcia.get_series_metadata(series_instance_uids=[uid])
+
+
+def test_updated_series_is_strictly_after_and_new_items_on_or_after(fake_tcia: RunningFake) -> None:
+    # The servers' comparisons (reference: getUpdatedSeries `date_released > fromDate`, v4's New*
+    # endpoints `>=`, v1/v2 NewPatientsInCollection `dateReleased > Date`), declared in the spec.
+    released = SERIES.row["DateReleased"]  # TCGA-FAKE's release day
+    other = {s.uid for s in default_dataset() if s.row["Collection"] != "TCGA-FAKE"}
+    day_before = released - datetime.timedelta(days=1)
+    with client_for(fake_tcia, "nbia_v4") as v4:
+        assert {s.series_instance_uid for s in v4.get_updated_series(from_date=released)} == other
+        assert SERIES.uid in {s.series_instance_uid for s in v4.get_updated_series(from_date=day_before)}
+        patients = v4.new_patients_in_collection(collection="TCGA-FAKE", from_date=released)
+        assert [p.patient_id for p in patients] == ["TCGA-FK-0001", "TCGA-FK-0002"]
+        studies = v4.new_studies_in_patient_collection(collection="TCGA-FAKE", from_date=released)
+        assert SERIES.row["StudyInstanceUID"] in {s.study_instance_uid for s in studies}
+    for version in ("nbia_v1", "nbia_v2"):
+        with client_for(fake_tcia, version) as old:
+            assert {s.series_instance_uid for s in old.get_updated_series(from_date=released)} == other
+            assert old.new_patients_in_collection(collection="TCGA-FAKE", date=released) == []
+            assert old.new_patients_in_collection(collection="TCGA-FAKE", date=day_before)
+
+
+def test_a_request_without_any_authorization_header(fake_tcia: RunningFake) -> None:
+    # Reference (server-truth A8, tcia-api §2.3): v2's query classes catch the 401 and answer an
+    # empty 200, its downloads fail with 500; the Advanced classes' getUserName NPEs (500) unless
+    # the guest is spelled "Bearer undefined"; v4 runs header-less requests as the guest.
+    v2 = fake_tcia.base_url("nbia_v2")
+    queries = [
+        ("getSeries", {"Collection": "TCGA-FAKE"}),
+        ("getCollectionValues", {}),
+        ("getPatient", {}),
+        ("getSeriesSize", {"SeriesInstanceUID": SERIES.uid}),
+    ]
+    for path, params in queries:
+        answer = httpx.get(f"{v2}/{path}", params=params)
+        assert (answer.status_code, answer.content) == (200, b""), path
+    for path in ("getImage", "getImageWithMD5Hash"):
+        answer = httpx.get(f"{v2}/{path}", params={"SeriesInstanceUID": SERIES.uid})
+        assert (answer.status_code, answer.headers["content-type"]) == (500, "text/plain"), path
+    single = httpx.get(
+        f"{v2}/getSingleImage",
+        params={"SeriesInstanceUID": SERIES.uid, "SOPInstanceUID": SERIES.instances[0].sop_instance_uid},
+    )
+    assert single.status_code == 500
+    advanced = fake_tcia.base_url("nbia_advanced")
+    forms = {
+        "getSharedList": {"nameValue": "nbia-fake-cart"},
+        "createSharedList": {"list": SERIES.uid, "name": "no-header-cart"},
+        "deleteSharedList": {"name": "nbia-fake-cart"},
+    }
+    for path, form in forms.items():
+        answer = httpx.post(f"{advanced}/{path}", data=form)
+        assert (answer.status_code, answer.text) == (500, "Server was not able to process your request\nnull")
+    assert "no-header-cart" not in fake_tcia.fake.shared_lists
+    guest = httpx.post(f"{advanced}/getSharedList", data=forms["getSharedList"],
+                       headers={"Authorization": "Bearer undefined"})  # fmt: skip
+    assert guest.status_code == 200
+    assert guest.json()["name"] == "nbia-fake-cart"
+    v4 = httpx.get(fake_tcia.base_url("nbia_v4") + "/getCollectionValues")
+    assert v4.status_code == 200
+    assert v4.json()
+
+
+def test_unknown_series_tags_and_unknown_image_fail_as_on_the_server(
+    fake_tcia: RunningFake, tmp_path: Any
+) -> None:
+    # Server truth A7: getDicomTags on an unknown series is 400 (isUserHasAccess), getSingleImage on
+    # an unknown image 500 (an NPE); surfaced as the SDK's typed errors, with the server's sentence.
+    with client_for(fake_tcia, "nbia_v4") as v4:
+        with pytest.raises(BadRequestError) as tags:
+            v4.get_dicom_tags(series_uid="1.2.3.404")
+        assert tags.value.status_code == 400
+        assert "not been granted the access" in tags.value.server_message
+        assert v4.get_dicom_tags(series_uid=SERIES.uid)  # a known series has tags
+        with pytest.raises(ServerError) as image:
+            v4.get_single_image(series_instance_uid=SERIES.uid, sop_instance_uid="1.2.3.404")
+        assert image.value.status_code == 500
+        with pytest.raises(ServerError):
+            v4.get_single_image(
+                series_instance_uid=SERIES.uid, sop_instance_uid="1.2.3.404", to=tmp_path / "x.dcm"
+            )
+        assert not (tmp_path / "x.dcm").exists()
+    assert fake_tcia.count("getSingleImage") == 2  # a 500 on a GET is not retried here (max_retries=0)
