@@ -187,23 +187,29 @@ def test_a_trickle_ends_at_the_attempt_deadline(server: LoopbackServer, headers:
     assert time.monotonic() - started < 4
 
 
+def _get_image_to(server: LoopbackServer, options: dict[str, Any], target: Path, mode: str) -> None:
+    """get_image of one series to ``target`` through the sync or the async v3 client."""
+    if mode == "sync":
+        with v3(server, **options) as tcia:
+            tcia.get_image(series_instance_uid="1.2", to=target)
+        return
+
+    async def run() -> None:
+        async with av3(server, **options) as tcia:
+            await tcia.get_image(series_instance_uid="1.2", to=target)
+
+    asyncio.run(run())
+
+
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_a_download_below_the_minimum_rate_ends(server: LoopbackServer, tmp_path: Path, mode: str) -> None:
     server.faults.add(Trickle(rate=50.0, headers=False), path="getImage", times=None)
     options = {"limits": Limits(min_rate=1000, rate_window=1.0), "max_retries": 0, "timeout": 5}
     target = tmp_path / "s.zip"
 
-    def sync() -> None:
-        with v3(server, **options) as tcia:
-            tcia.get_image(series_instance_uid="1.2", to=target)
-
-    async def run() -> None:
-        async with av3(server, **options) as tcia:
-            await tcia.get_image(series_instance_uid="1.2", to=target)
-
     started = time.monotonic()
     with pytest.raises(APITimeoutError, match="minimum"):
-        sync() if mode == "sync" else asyncio.run(run())
+        _get_image_to(server, options, target, mode)
     assert time.monotonic() - started < 5
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []  # the partial file is gone too
@@ -501,17 +507,9 @@ def test_a_header_trickle_on_get_image_to_a_path_ends_within_the_deadline(
     options = {"limits": Limits(deadline=1.5), "max_retries": 0, "timeout": 3}
     target = tmp_path / "s.zip"
 
-    def sync() -> None:
-        with v3(server, **options) as tcia:
-            tcia.get_image(series_instance_uid="1.2", to=target)
-
-    async def run() -> None:
-        async with av3(server, **options) as tcia:
-            await tcia.get_image(series_instance_uid="1.2", to=target)
-
     started = time.monotonic()
     with pytest.raises(TCIAError, match="deadline") as info:
-        sync() if mode == "sync" else asyncio.run(run())
+        _get_image_to(server, options, target, mode)
     assert time.monotonic() - started < 4
     assert isinstance(info.value, APITimeoutError)
     assert list(tmp_path.iterdir()) == []  # no partial file
